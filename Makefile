@@ -1,0 +1,66 @@
+# storha: build, test, benchmark and install the multi-call agent binary.
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+PREFIX   ?= /usr
+DESTDIR  ?=
+OCF_ROOT ?= /usr/lib/ocf
+SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
+CARGO    ?= cargo
+PROVIDER := storha
+
+# Every name the binary answers to as an OCF agent (symlinks in resource.d/storha/).
+OCF_AGENTS := floating-ip
+# Fence agents go to $(SBINDIR) because pacemaker-fenced only lists fence_* there.
+FENCE_AGENTS :=
+
+RELEASE_BIN := target/release/storha
+
+.PHONY: all build deps test test-unit test-host test-all bench install uninstall metadata demo clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+build:
+	$(CARGO) build --release --locked
+
+# Unit tests and host integration tests (network namespaces, ocf-tester, single-node Pacemaker).
+test: build
+	$(CARGO) test --release --locked
+
+# The README's test command: everything, including the lab of virtual machines.
+test-all: deps test lab-test-all
+
+metadata: build
+	@mkdir -p ocf-metadata
+	@for a in $(OCF_AGENTS) $(FENCE_AGENTS); do \
+		$(RELEASE_BIN) meta-data $$a > ocf-metadata/$$a.xml || exit 1; \
+		echo "ocf-metadata/$$a.xml"; \
+	done
+
+install: build
+	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(BINDIR)/storha
+	install -d -m 0755 $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
+	@for a in $(OCF_AGENTS); do \
+		ln -sfn $(BINDIR)/storha $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$a; \
+		echo "$(OCF_ROOT)/resource.d/$(PROVIDER)/$$a -> $(BINDIR)/storha"; \
+	done
+	@for a in $(FENCE_AGENTS); do \
+		install -d -m 0755 $(DESTDIR)$(SBINDIR); \
+		ln -sfn $(BINDIR)/storha $(DESTDIR)$(SBINDIR)/$$a; \
+		echo "$(SBINDIR)/$$a -> $(BINDIR)/storha"; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/storha
+	@for a in $(OCF_AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$a; done
+	@for a in $(FENCE_AGENTS); do rm -f $(DESTDIR)$(SBINDIR)/$$a; done
+	-rmdir $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
+
+clean:
+	$(CARGO) clean
+
+# The lab of Debian VMs (lab-up, lab-down, lab-ssh, lab-test, lab-status, ...).
+-include lab/lab.mk
