@@ -1,0 +1,1 @@
+//! Kernel networking without child processes: rtnetlink and raw packet sockets.
