@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Neighbour cache updates after an address moves: gratuitous ARP for IPv4
+//! and unsolicited neighbour advertisements for IPv6, built here and sent on
+//! a raw packet socket bound to the interface.
+//!
+//! ARP choices: a [`ArpKind::Request`] is an RFC 5227 ARP announcement
+//! (sender and target IP both the address, target hardware address zero),
+//! the form the Linux kernel itself sends; heartbeat's send_arp also sends a
+//! request but fills the target hardware address with the broadcast address,
+//! which receivers ignore for requests. A [`ArpKind::Reply`] follows
+//! `arping -A`: target hardware address = our own MAC. Both go to the
+//! Ethernet broadcast address and are padded to the 60-byte minimum frame.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use super::NetError;
+
+pub const ETH_P_IP: u16 = 0x0800;
+pub const ETH_P_ARP: u16 = 0x0806;
+pub const ETH_P_IPV6: u16 = 0x86dd;
+
+const ETH_HLEN: usize = 14;
+const BROADCAST_MAC: [u8; 6] = [0xff; 6];
+/// Ethernet destination for ff02::1 (RFC 2464: 33:33 + low 32 bits).
+const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// Minimum Ethernet frame without FCS; the ARP frame is padded to it.
+pub const ARP_FRAME_LEN: usize = 60;
+const IPV6_HLEN: usize = 40;
+/// ICMPv6 NA (24 bytes) + target link-layer address option (8 bytes).
+const NA_ICMP_LEN: usize = 32;
+pub const NA_FRAME_LEN: usize = ETH_HLEN + IPV6_HLEN + NA_ICMP_LEN;
+
+const IPPROTO_ICMPV6: u8 = 58;
+const ICMPV6_NEIGHBOUR_ADVERT: u8 = 136;
+const NA_FLAG_OVERRIDE: u32 = 0x2000_0000;
+const ND_OPT_TARGET_LL_ADDR: u8 = 2;
+
+const ARPHRD_ETHER: u16 = 1;
+const ARPOP_REQUEST: u16 = 1;
+const ARPOP_REPLY: u16 = 2;
+
+/// Which gratuitous ARP to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArpKind {
+    /// RFC 5227 announcement (ARP request); updates every neighbour's cache
+    /// entry for the address. The default.
+    #[default]
+    Request,
+    /// Unsolicited ARP reply, for the rare peers that only learn from
+    /// replies.
+    Reply,
+}
+
+fn ethernet_header(frame: &mut [u8], dst: [u8; 6], src: [u8; 6], ethertype: u16) {
+    frame[0..6].copy_from_slice(&dst);
+    frame[6..12].copy_from_slice(&src);
+    frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
+}
+
+/// A complete gratuitous ARP frame announcing that `ip` is at `mac`.
+pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr, kind: ArpKind) -> [u8; ARP_FRAME_LEN] {
+    let mut f = [0u8; ARP_FRAME_LEN];
+    ethernet_header(&mut f, BROADCAST_MAC, mac, ETH_P_ARP);
+    let a = &mut f[ETH_HLEN..];
+    a[0..2].copy_from_slice(&ARPHRD_ETHER.to_be_bytes());
+    a[2..4].copy_from_slice(&ETH_P_IP.to_be_bytes());
+    a[4] = 6;
+    a[5] = 4;
+    let (op, target_mac) = match kind {
+        ArpKind::Request => (ARPOP_REQUEST, [0u8; 6]),
+        ArpKind::Reply => (ARPOP_REPLY, mac),
+    };
+    a[6..8].copy_from_slice(&op.to_be_bytes());
+    a[8..14].copy_from_slice(&mac);
+    a[14..18].copy_from_slice(&ip.octets());
+    a[18..24].copy_from_slice(&target_mac);
+    a[24..28].copy_from_slice(&ip.octets());
+    // The rest stays zero: padding up to the minimum frame size.
+    f
+}
+
+/// Adds 16-bit big-endian words to a running one's complement sum (kept
+/// unfolded in a u32; an odd trailing byte is padded with zero).
+fn ones_sum(mut acc: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for w in &mut chunks {
+        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([w[0], w[1]])));
+        // Fold early so that long inputs never overflow.
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    if let [last] = chunks.remainder() {
+        acc = acc.wrapping_add(u32::from(*last) << 8);
+    }
+    acc
+}
+
+fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// The Internet checksum (RFC 1071) of `data`.
+pub fn internet_checksum(data: &[u8]) -> u16 {
+    !fold(ones_sum(0, data))
+}
+
+/// The ICMPv6 checksum (RFC 8200 section 8.1): over the pseudo-header and
+/// the ICMPv6 message, whose checksum field must be zero.
+pub fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, icmp: &[u8]) -> u16 {
+    let mut acc = ones_sum(0, &src.octets());
+    acc = ones_sum(acc, &dst.octets());
+    acc = ones_sum(acc, &(icmp.len() as u32).to_be_bytes());
+    acc = ones_sum(acc, &[0, 0, 0, IPPROTO_ICMPV6]);
+    acc = ones_sum(acc, icmp);
+    !fold(acc)
+}
+
+/// A complete unsolicited neighbour advertisement frame for `ip` at `mac`,
+/// sent to all nodes with Override set so that caches replace stale
+/// entries (RFC 4861 section 7.2.6).
+pub fn unsolicited_na_frame(mac: [u8; 6], ip: Ipv6Addr) -> [u8; NA_FRAME_LEN] {
+    let mut f = [0u8; NA_FRAME_LEN];
+    ethernet_header(&mut f, ALL_NODES_MAC, mac, ETH_P_IPV6);
+
+    let (ip6, icmp) = f[ETH_HLEN..].split_at_mut(IPV6_HLEN);
+    ip6[0] = 0x60; // version 6, traffic class and flow label zero
+    ip6[4..6].copy_from_slice(&(NA_ICMP_LEN as u16).to_be_bytes());
+    ip6[6] = IPPROTO_ICMPV6;
+    ip6[7] = 255; // receivers drop ND packets with any other hop limit
+    ip6[8..24].copy_from_slice(&ip.octets());
+    ip6[24..40].copy_from_slice(&ALL_NODES.octets());
+
+    icmp[0] = ICMPV6_NEIGHBOUR_ADVERT;
+    icmp[1] = 0;
+    icmp[4..8].copy_from_slice(&NA_FLAG_OVERRIDE.to_be_bytes());
+    icmp[8..24].copy_from_slice(&ip.octets());
+    icmp[24] = ND_OPT_TARGET_LL_ADDR;
+    icmp[25] = 1; // option length in units of 8 bytes
+    icmp[26..32].copy_from_slice(&mac);
+    let sum = icmpv6_checksum(&ip, &ALL_NODES, icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    f
+}
+
+fn ll_sockaddr(ifindex: u32, protocol: u16, dst: [u8; 6]) -> Result<libc::sockaddr_ll, Errno> {
+    // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sa.sll_family = libc::AF_PACKET as libc::c_ushort;
+    sa.sll_protocol = protocol.to_be();
+    sa.sll_ifindex = i32::try_from(ifindex).map_err(|_| Errno::ENODEV)?;
+    sa.sll_halen = 6;
+    sa.sll_addr[..6].copy_from_slice(&dst);
+    Ok(sa)
+}
+
+/// A send-only packet socket bound to one interface. Protocol 0 means the
+/// kernel queues no incoming frames on it.
+struct PacketSender {
+    fd: OwnedFd,
+    ifindex: u32,
+}
+
+impl PacketSender {
+    fn open(op: &str, ifindex: u32) -> Result<PacketSender, NetError> {
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(NetError::last_os(format!("{op}: open packet socket")));
+        }
+        // SAFETY: raw is a freshly created descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let sa = ll_sockaddr(ifindex, 0, [0; 6]).map_err(|e| NetError::os(op, e))?;
+        // SAFETY: sa is a valid sockaddr_ll and the length matches it.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(NetError::last_os(format!(
+                "{op}: bind to ifindex {ifindex}"
+            )));
+        }
+        Ok(PacketSender { fd, ifindex })
+    }
+
+    fn send(&self, frame: &[u8], ethertype: u16) -> Result<(), Errno> {
+        let mut dst = [0u8; 6];
+        dst.copy_from_slice(&frame[0..6]);
+        let sa = ll_sockaddr(self.ifindex, ethertype, dst)?;
+        loop {
+            // SAFETY: frame is a live buffer of frame.len() bytes and sa a
+            // valid sockaddr_ll of the given length.
+            let n = unsafe {
+                libc::sendto(
+                    self.fd.as_raw_fd(),
+                    frame.as_ptr().cast(),
+                    frame.len(),
+                    0,
+                    (&sa as *const libc::sockaddr_ll).cast(),
+                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+                )
+            };
+            if n >= 0 {
+                return if n as usize == frame.len() {
+                    Ok(())
+                } else {
+                    Err(Errno::EMSGSIZE)
+                };
+            }
+            let e = Errno::last();
+            if e != Errno::EINTR {
+                return Err(e);
+            }
+        }
+    }
+}
+
+fn send_repeated(
+    op: &str,
+    ifindex: u32,
+    frame: &[u8],
+    ethertype: u16,
+    count: u32,
+    interval: Duration,
+) -> Result<u32, NetError> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let sender = PacketSender::open(op, ifindex)?;
+    for i in 0..count {
+        if i > 0 {
+            std::thread::sleep(interval);
+        }
+        sender.send(frame, ethertype).map_err(|e| {
+            NetError::os(
+                format!("{op}: packet {} of {count} on ifindex {ifindex}", i + 1),
+                e,
+            )
+        })?;
+    }
+    Ok(count)
+}
+
+/// Sends `count` gratuitous ARPs for `ip`, `interval` apart; returns how
+/// many were sent.
+pub fn send_garp(
+    ifindex: u32,
+    mac: [u8; 6],
+    ip: Ipv4Addr,
+    count: u32,
+    interval: Duration,
+    kind: ArpKind,
+) -> Result<u32, NetError> {
+    let op = format!("send gratuitous ARP for {ip}");
+    send_repeated(
+        &op,
+        ifindex,
+        &garp_frame(mac, ip, kind),
+        ETH_P_ARP,
+        count,
+        interval,
+    )
+}
+
+/// Sends `count` unsolicited neighbour advertisements for `ip`, `interval`
+/// apart; returns how many were sent.
+pub fn send_unsolicited_na(
+    ifindex: u32,
+    mac: [u8; 6],
+    ip: Ipv6Addr,
+    count: u32,
+    interval: Duration,
+) -> Result<u32, NetError> {
+    let op = format!("send unsolicited neighbour advertisement for {ip}");
+    send_repeated(
+        &op,
+        ifindex,
+        &unsolicited_na_frame(mac, ip),
+        ETH_P_IPV6,
+        count,
+        interval,
+    )
+}
+
+/// Gratuitous ARP or unsolicited NA, whichever fits the address family
+/// (`arp_kind` matters for IPv4 only).
+pub fn send_announcements(
+    ifindex: u32,
+    mac: [u8; 6],
+    ip: IpAddr,
+    count: u32,
+    interval: Duration,
+    arp_kind: ArpKind,
+) -> Result<u32, NetError> {
+    match ip {
+        IpAddr::V4(v4) => send_garp(ifindex, mac, v4, count, interval, arp_kind),
+        IpAddr::V6(v6) => send_unsolicited_na(ifindex, mac, v6, count, interval),
+    }
+}
