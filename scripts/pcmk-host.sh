@@ -131,7 +131,8 @@ pcmk_pids() {
 foreign_stack() {
 	local ours p
 	ours=" $(live_pid "$COROSYNC_PID" corosync || true) $(pcmk_pids | tr '\n' ' ') "
-	for p in $(pgrep -x 'corosync|pacemakerd|pacemaker-[a-z]+' || true); do
+	# (pgrep only sees the first 15 characters of a name: match the subdaemons by prefix.)
+	for p in $(pgrep -x corosync || true) $(pgrep -x pacemakerd || true) $(pgrep '^pacemaker-' || true); do
 		case "$ours" in *" $p "*) ;; *) echo "$p" ;; esac
 	done
 }
@@ -261,6 +262,9 @@ seed_cib() {
 	local cib=$PCMK_LIB/cib/cib.xml
 	cibadmin --empty >"$cib"
 	CIB_file=$cib crm_attribute --type crm_config --name stonith-enabled --update false
+	# The default, spelled out: crmsh's configuration check otherwise warns "Blind faith: not
+	# fencing unseen nodes" on every change while fencing is disabled.
+	CIB_file=$cib crm_attribute --type crm_config --name startup-fencing --update true
 	CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update 5s
 	CIB_file=$cib crm_attribute --type crm_config --name cluster-name --update "$CLUSTER_NAME"
 	# crm_attribute has no op_defaults/rsc_defaults type: create those sections as XML.
