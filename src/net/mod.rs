@@ -204,3 +204,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod live_tests;

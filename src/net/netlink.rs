@@ -1212,3 +1212,24 @@ impl Netlink {
         self.change(&op, |seq| Ok(encode_set_link_flags(ifindex, false, seq)))
     }
 }
+
+#[cfg(test)]
+impl Netlink {
+    /// Like transact, but returns the raw datagrams: used to record fixtures.
+    pub(crate) fn capture(&self, build: impl Fn(u32) -> Vec<u8>) -> Result<Vec<Vec<u8>>, NetError> {
+        let op = "capture";
+        let seq = self.next_seq();
+        self.send(op, &build(seq))?;
+        let mut col = Collector::new(seq);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = self.recv(op, &mut buf)?;
+            out.push(buf[..n].to_vec());
+            match col.feed(&buf[..n]) {
+                Ok(false) => {}
+                _ => return Ok(out),
+            }
+        }
+    }
+}
