@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Baselines of the reference agents, for later comparison with storha's:
+the mean wall time of `monitor` (repeated runs inside a VM) and how many
+processes one monitor execs (strace -f, successful execve calls, the agent's
+own exec included).
+
+Runs against the running lab (`make lab-up`), on node1 (and node2 for DRBD's
+peer), outside Pacemaker: the cluster's resources are erased first.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "lab"))
+
+import drbd  # noqa: E402  (tests/lab/drbd.py: the lab's DRBD resource)
+import storhalab  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "20"))
+OCF = "/usr/lib/ocf/resource.d"
+
+# Runs one agent action RUNS times and prints one line per run: rc and
+# microseconds. Then counts the execs of one more run under strace.
+TIMER = r"""
+set -u
+export OCF_ROOT=/usr/lib/ocf
+for i in $(seq {runs}); do
+	s=$(date +%s%N)
+	{agent} monitor >/dev/null 2>&1
+	rc=$?
+	e=$(date +%s%N)
+	echo "run $rc $(( (e - s) / 1000 ))"
+done
+strace -f -qq -e trace=execve -e status=successful -o /tmp/bench.strace {agent} monitor >/dev/null 2>&1
+echo "execs $(grep -c 'execve' /tmp/bench.strace)"
+"""
+
+
+def measure(vm, env, agent):
+    script = TIMER.format(runs=RUNS, agent=f"env {env} {agent}")
+    out = vm.run(script, timeout=1800).out
+    times, rcs, execs = [], set(), None
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[0] == "run":
+            rcs.add(int(parts[1]))
+            times.append(int(parts[2]) / 1000.0)
+        elif parts[0] == "execs":
+            # The `env` wrapper is one successful execve more than the agent.
+            execs = int(parts[1]) - 1
+    mean = sum(times) / len(times)
+    sd = (sum((t - mean) ** 2 for t in times) / len(times)) ** 0.5
+    return mean, sd, min(times), max(times), rcs, execs
+
+
+def main():
+    lab = storhalab.Lab()
+    if not lab.running():
+        print("bench: no lab running (make lab-up)", file=sys.stderr)
+        return 1
+    n1, n2 = lab.vm("node1"), lab.vm("node2")
+    print(f"bench: resetting the cluster; {RUNS} monitor runs per agent on node1")
+    lab.reset_cluster()
+
+    cases = []
+    # DRBD: the lab's resource connected and Primary on node1, as a promotable
+    # clone instance would see it.
+    drbd.prepare(lab, [n1, n2])
+    n1.run(f"drbdadm primary {drbd.RESOURCE}")
+    cases.append(("ocf:linbit:drbd (Primary, connected)",
+                  f"OCF_RESOURCE_INSTANCE=p_drbd OCF_RESKEY_drbd_resource={drbd.RESOURCE} "
+                  "OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_clone_node_max=1 "
+                  "OCF_RESKEY_CRM_meta_promoted_max=1 OCF_RESKEY_CRM_meta_promoted_node_max=1 "
+                  "OCF_RESKEY_CRM_meta_master_max=1 OCF_RESKEY_CRM_meta_master_node_max=1 "
+                  "OCF_RESKEY_CRM_meta_notify=true OCF_RESKEY_CRM_meta_interval=29000",
+                  f"{OCF}/linbit/drbd"))
+    # exportfs: one export, active.
+    ex_env = ("OCF_RESOURCE_INSTANCE=p_export OCF_RESKEY_directory=/srv/bench "
+              "OCF_RESKEY_clientspec=192.168.77.0/24 OCF_RESKEY_fsid=90 OCF_RESKEY_options=rw")
+    n1.run("mkdir -p /srv/bench && systemctl start nfs-server", timeout=180)
+    n1.run(f"OCF_ROOT=/usr/lib/ocf env {ex_env} {OCF}/heartbeat/exportfs start")
+    cases.append(("ocf:heartbeat:exportfs (exported)", ex_env, f"{OCF}/heartbeat/exportfs"))
+    # IPaddr2: the address up.
+    ip_env = (f"OCF_RESOURCE_INSTANCE=p_ip OCF_RESKEY_ip={storhalab.FREE_IPS[2]} "
+              "OCF_RESKEY_cidr_netmask=24")
+    n1.run(f"OCF_ROOT=/usr/lib/ocf env {ip_env} {OCF}/heartbeat/IPaddr2 start")
+    cases.append(("ocf:heartbeat:IPaddr2 (started)", ip_env, f"{OCF}/heartbeat/IPaddr2"))
+
+    rows = []
+    try:
+        for name, env, agent in cases:
+            mean, sd, lo, hi, rcs, execs = measure(n1, env, agent)
+            rows.append((name, mean, sd, lo, hi, rcs, execs))
+    finally:
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ip_env} {OCF}/heartbeat/IPaddr2 stop", check=False)
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ex_env} {OCF}/heartbeat/exportfs stop", check=False)
+        n1.run(f"drbdadm secondary {drbd.RESOURCE}", check=False)
+        drbd.down(lab, [n1, n2])
+
+    accel = "kvm" if "-enable-kvm" in storhalab.accel_args() else "tcg"
+    print(f"\nmonitor baselines, node1 ({accel}, 1 vCPU), {RUNS} runs each:")
+    print(f"{'agent':40} {'mean ms':>8} {'sd':>7} {'min':>7} {'max':>7} {'rc':>5} {'execs':>6}")
+    for name, mean, sd, lo, hi, rcs, execs in rows:
+        print(f"{name:40} {mean:8.1f} {sd:7.1f} {lo:7.1f} {hi:7.1f} "
+              f"{','.join(map(str, sorted(rcs))):>5} {execs if execs is not None else '?':>6}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+# The lab: Debian VMs under qemu forming a Corosync/Pacemaker cluster, where
+# storha's agents are tested against real DRBD, device-mapper and nfsd.
+# Included by the top-level Makefile. See lab/README.md.
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+# Debian's python3 (with python3-pytest), whatever python is first on PATH.
+LAB_PYTHON ?= /usr/bin/python3
+LAB_CLI    := $(LAB_PYTHON) lab/storhalab.py
+NODES      ?= 2
+CLIENT     ?= 0
+NODE       ?= 1
+# Extra pytest arguments, e.g. PYTEST_ARGS='-k drbd'.
+PYTEST_ARGS ?=
+
+.PHONY: lab-deps lab-image lab-up lab-down lab-ssh lab-status lab-install \
+	lab-test lab-bench lab-test-all lab-logs
+
+# Host packages of the lab (qemu, mmdebstrap, kernel headers, pytest).
+lab-deps:
+	lab/host-deps.sh
+
+# The VM image, rebuilt only when lab/image/ changes (cached in /var/cache/storha-lab).
+lab-image:
+	$(LAB_CLI) image
+
+# Boot NODES nodes (2 or 3) and, with CLIENT=1, a client VM; start the cluster.
+lab-up:
+	$(LAB_CLI) up --nodes $(NODES) --client $(CLIENT)
+
+lab-down:
+	$(LAB_CLI) down
+
+lab-ssh:
+	$(LAB_CLI) ssh $(NODE)
+
+lab-status:
+	$(LAB_CLI) status
+
+# Copy a fresh `make install` of storha into the running VMs.
+lab-install:
+	$(LAB_CLI) install
+
+# The lab tests against the running lab (storha reinstalled first).
+lab-test: lab-install
+	$(LAB_PYTHON) -m pytest -p no:cacheprovider -rs -v tests/lab $(PYTEST_ARGS)
+
+# Monitor-time baselines of the reference agents, in the running lab.
+lab-bench:
+	$(LAB_PYTHON) lab/bench.py
+
+lab-logs:
+	$(LAB_CLI) logs lab/artifacts/manual
+
+# CI: host packages, image, both topologies, every lab test, logs, teardown.
+lab-test-all:
+	lab/test-all.sh

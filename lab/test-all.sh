@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The lab stage of CI (`make lab-test-all`): host packages, the image (cached),
+# then two topologies, each booted once with every lab test run against it:
+#   1. two nodes + a client VM: DRBD, writeboost, NFS, ocf-tester, the cluster,
+#      a hard power-off; then the monitor baselines;
+#   2. three nodes: the cluster online, a hard power-off seen by the others.
+# Logs of every VM land in lab/artifacts/ (or $LAB_ARTIFACTS). Every VM the lab
+# started is killed by its recorded pid on any exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=/usr/bin/python3
+CLI=(/usr/bin/python3 lab/storhalab.py)
+export LAB_ARTIFACTS=${LAB_ARTIFACTS:-$PWD/lab/artifacts}
+PYTEST=("$PY" -m pytest -p no:cacheprovider -rs -v)
+rm -rf "$LAB_ARTIFACTS"
+mkdir -p "$LAB_ARTIFACTS"
+TIMES=$LAB_ARTIFACTS/timings.txt
+t_start=$(date +%s)
+
+stamp() { echo "$1: $(( $(date +%s) - $2 )) s" | tee -a "$TIMES"; }
+
+cleanup() {
+	"${CLI[@]}" kill 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+banner() {
+	echo "################################################################"
+	echo "## $*"
+	echo "################################################################"
+}
+
+t=$(date +%s)
+lab/host-deps.sh
+stamp "host packages" "$t"
+
+if ! "${CLI[@]}" check; then
+	banner "LAB SKIPPED: qemu VMs cannot run on this machine (reasons above)"
+	# pytest reports every lab test as skipped, with the reason.
+	"${PYTEST[@]}" tests/lab
+	exit $?
+fi
+
+t=$(date +%s)
+"${CLI[@]}" image
+stamp "image (build or cache)" "$t"
+
+rc=0
+run_topology() {
+	local name=$1 nodes=$2 client=$3
+	shift 3
+	local t
+	banner "lab topology '$name': $nodes nodes, client=$client"
+	t=$(date +%s)
+	if ! "${CLI[@]}" up --nodes "$nodes" --client "$client"; then
+		rc=1
+		"${CLI[@]}" logs "$LAB_ARTIFACTS/$name-boot" || true
+		"${CLI[@]}" down || true
+		return
+	fi
+	stamp "$name: boot to cluster online" "$t"
+	t=$(date +%s)
+	"${PYTEST[@]}" --junitxml="$LAB_ARTIFACTS/$name-junit.xml" "$@" || rc=1
+	stamp "$name: tests" "$t"
+	if [ "$name" = two-nodes ]; then
+		t=$(date +%s)
+		"$PY" lab/bench.py | tee "$LAB_ARTIFACTS/bench.txt" || rc=1
+		stamp "$name: baselines" "$t"
+	fi
+	"${CLI[@]}" logs "$LAB_ARTIFACTS/$name-final" >/dev/null || true
+	"${CLI[@]}" down
+}
+
+run_topology two-nodes 2 1 tests/lab
+run_topology three-nodes 3 0 -m three_nodes tests/lab
+
+stamp "lab stage total" "$t_start"
+echo "lab: logs and timings in $LAB_ARTIFACTS"
+exit $rc

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Fixtures of the lab tests.
+
+The session-scoped `lab` fixture uses the lab that is running (`make lab-up`);
+if none is, it boots one (LAB_NODES nodes, default 2, and a client VM unless
+LAB_CLIENT=0), reuses it for every test and powers it off at the end. Where
+qemu cannot run, every lab test is skipped with the reason (pytest -rs shows
+it). When a test fails, the logs of every VM are copied to
+$LAB_ARTIFACTS/<test name>/ (default lab/artifacts/) and the folder is printed.
+"""
+
+import os
+import re
+import sys
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "lab"))
+
+import storhalab  # noqa: E402
+
+ARTIFACTS = os.environ.get("LAB_ARTIFACTS", os.path.join(TOP, "lab", "artifacts"))
+
+_lab = None
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "every_topology: run in every topology CI boots (the cluster itself)")
+
+
+@pytest.fixture(scope="session")
+def lab():
+    global _lab
+    problems = storhalab.host_problems()
+    if problems:
+        pytest.skip("LAB SKIPPED: qemu VMs cannot run here: " + "; ".join(problems))
+    lab = storhalab.Lab()
+    booted = False
+    if not lab.running():
+        nodes = int(os.environ.get("LAB_NODES", "2"))
+        client = os.environ.get("LAB_CLIENT", "1") != "0"
+        print(f"\nlab: no lab running; booting {nodes} nodes, client={client}")
+        lab.up(nodes, client)
+        booted = True
+    else:
+        missing = [n for n in lab.vm_names if n not in lab.running()]
+        for name in missing:  # e.g. left off by an interrupted power test
+            lab.boot_again(name)
+            if name != "client":
+                lab.vm(name).run("systemctl start corosync pacemaker")
+        for vm in lab.nodes + ([lab.client] if lab.client else []):
+            vm.wait_ssh()
+    _lab = lab
+    yield lab
+    _lab = None
+    if booted:
+        lab.down()
+
+
+@pytest.fixture(scope="session")
+def node1(lab):
+    return lab.vm("node1")
+
+
+@pytest.fixture(scope="session")
+def node2(lab):
+    return lab.vm("node2")
+
+
+@pytest.fixture(scope="session")
+def client(lab):
+    if not lab.client:
+        pytest.skip("this lab has no client VM (make lab-up CLIENT=1)")
+    return lab.client
+
+
+@pytest.fixture
+def cluster(lab):
+    """The running cluster, emptied of resources before the test."""
+    lab.wait_cluster(online=lab.node_names)
+    lab.reset_cluster()
+    yield lab
+    lab.reset_cluster()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and _lab is not None and call.when in ("setup", "call"):
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
+        dest = os.path.join(ARTIFACTS, name)
+        try:
+            _lab.collect_logs(dest)
+            msg = f"logs of every VM: {dest}"
+        except Exception as e:  # never hide the test's own failure
+            msg = f"could not collect logs into {dest}: {e}"
+        print(f"\nlab: {msg}", file=sys.stderr)
+        rep.sections.append(("lab logs", msg))

@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The Corosync/Pacemaker cluster the lab sets up."""
+
+import pytest
+
+pytestmark = pytest.mark.every_topology
+
+
+def test_all_nodes_online_seen_from_every_node(lab):
+    for vm in lab.nodes:
+        lab.wait_cluster(online=lab.node_names, vm=vm)
+        assert set(lab.cluster_nodes(vm)) == set(lab.node_names)
+
+
+def test_two_node_cluster(lab):
+    if len(lab.node_names) != 2:
+        pytest.skip("needs the 2-node topology (make lab-up NODES=2)")
+    q = lab.vm("node1").run("corosync-quorumtool -s").out
+    assert "2Node" in q and "Quorate:          Yes" in q, q
+
+
+def test_three_node_cluster(lab):
+    if len(lab.node_names) != 3:
+        pytest.skip("needs the 3-node topology (make lab-up NODES=3)")
+    q = lab.vm("node1").run("corosync-quorumtool -s").out
+    assert "Total votes:      3" in q and "Quorate:          Yes" in q, q
+    assert lab.cluster_nodes() == {"node1": "online", "node2": "online", "node3": "online"}
+
+
+def test_crm_mon_shows_all_online(lab):
+    out = lab.vm("node1").run("crm_mon -1").out
+    assert "Online: [ " + " ".join(lab.node_names) + " ]" in out, out
