@@ -207,3 +207,6 @@ mod tests {
 
 #[cfg(test)]
 mod live_tests;
+
+#[cfg(test)]
+mod netlink_tests;
