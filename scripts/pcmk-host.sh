@@ -131,8 +131,14 @@ pcmk_pids() {
 foreign_stack() {
 	local ours p
 	ours=" $(live_pid "$COROSYNC_PID" corosync || true) $(pcmk_pids | tr '\n' ' ') "
-	# (pgrep only sees the first 15 characters of a name: match the subdaemons by prefix.)
-	for p in $(pgrep -x corosync || true) $(pgrep -x pacemakerd || true) $(pgrep '^pacemaker-' || true); do
+	local name all=()
+	# Process names as the kernel keeps them: truncated to 15 characters (pacemaker-schedulerd
+	# is "pacemaker-sched"). Exact names only: a prefix would also match unrelated programs.
+	for name in corosync pacemakerd pacemaker-based pacemaker-fence pacemaker-execd \
+		pacemaker-attrd pacemaker-sched pacemaker-contr; do
+		all+=($(pgrep -x "$name" || true))
+	done
+	for p in "${all[@]}"; do
 		case "$ours" in *" $p "*) ;; *) echo "$p" ;; esac
 	done
 }
@@ -251,7 +257,8 @@ EOF
 
 # An initial CIB written offline (CIB_file makes the crm tools edit a file instead of the live
 # cluster), so the cluster comes up already configured: no fencing device exists yet, so
-# stonith-enabled=false (otherwise nothing would ever start); generous operation timeouts because
+# stonith-enabled=false (otherwise nothing would ever start; crmsh then prints "Blind faith: not
+# fencing unseen nodes" on every configuration change, which is expected here); generous operation timeouts because
 # this machine may be slow; a short dc-deadtime since there is no peer to wait for.
 seed_cib() {
 	install -d -m 0755 "$PCMK_LIB"
@@ -262,9 +269,6 @@ seed_cib() {
 	local cib=$PCMK_LIB/cib/cib.xml
 	cibadmin --empty >"$cib"
 	CIB_file=$cib crm_attribute --type crm_config --name stonith-enabled --update false
-	# The default, spelled out: crmsh's configuration check otherwise warns "Blind faith: not
-	# fencing unseen nodes" on every change while fencing is disabled.
-	CIB_file=$cib crm_attribute --type crm_config --name startup-fencing --update true
 	CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update 5s
 	CIB_file=$cib crm_attribute --type crm_config --name cluster-name --update "$CLUSTER_NAME"
 	# crm_attribute has no op_defaults/rsc_defaults type: create those sections as XML.
