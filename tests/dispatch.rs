@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The multi-call binary as it is installed: chosen by the link's own name,
+//! and `storha` itself as the admin front door.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_storha");
+
+/// A link to the binary under `name` in a fresh temporary directory.
+fn link(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "storha-dispatch-{}-{}",
+        std::process::id(),
+        name.replace('/', "_")
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    std::os::unix::fs::symlink(BIN, &path).expect("symlink");
+    (dir, path)
+}
+
+fn run(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(path);
+    c.args(args).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn agent_is_chosen_by_link_name_not_resolved_path() {
+    let (dir, path) = link("floating-ip");
+    let out = run(&path, &["meta-data"], &[]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("<resource-agent name=\"floating-ip\""));
+    let out = run(&path, &["usage"], &[]);
+    assert!(text(&out.stdout).starts_with("usage: floating-ip {start|stop|status|monitor"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn unknown_link_name_is_a_clear_error() {
+    let (dir, path) = link("no-such-agent");
+    let out = run(&path, &["start"], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("ocf-exit-reason:unknown agent name 'no-such-agent'"), "{err}");
+    assert!(err.contains("floating-ip"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn unknown_or_missing_action_is_3_with_one_exit_reason() {
+    let (dir, path) = link("floating-ip");
+    for args in [&["frobnicate"][..], &[][..], &["promote"][..], &["reload"][..]] {
+        let out = run(&path, args, &[("OCF_RESKEY_ip", "192.0.2.1")]);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let err = text(&out.stderr);
+        let reasons: Vec<&str> = err.lines().filter(|l| l.starts_with("ocf-exit-reason:")).collect();
+        assert_eq!(reasons.len(), 1, "{args:?}: {err}");
+        assert!(reasons[0].contains("usage: floating-ip"), "{err}");
+    }
+    // Extra arguments after the action are ignored, as OCF requires.
+    let out = run(&path, &["meta-data", "extra"], &[]);
+    assert!(out.status.success());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn exit_reason_prefix_is_honoured() {
+    let (dir, path) = link("floating-ip");
+    let out = run(&path, &["validate-all"], &[("OCF_EXIT_REASON_PREFIX", "WHY:")]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(text(&out.stderr).contains("WHY:required parameter ip is not set"), "{out:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn admin_front_door() {
+    let bin = PathBuf::from(BIN);
+    let out = run(&bin, &["list"], &[]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).lines().any(|l| l.starts_with("floating-ip ")));
+    let out = run(&bin, &["--version"], &[]);
+    assert_eq!(text(&out.stdout).trim(), format!("storha {}", env!("CARGO_PKG_VERSION")));
+    let out = run(&bin, &["--help"], &[]);
+    assert!(out.status.success() && text(&out.stdout).contains("storha AGENT ACTION"));
+    let out = run(&bin, &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&bin, &["meta-data", "floating-ip"], &[]);
+    assert!(text(&out.stdout).contains("<parameter name=\"ip\" unique=\"1\" required=\"1\">"));
+    let out = run(&bin, &["meta-data", "nope"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&bin, &["nope", "start"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown agent 'nope'"));
+    let out = run(&bin, &["floating-ip", "start", "--bogus"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown option --bogus"));
+}
+
+#[test]
+fn admin_sets_the_ocf_environment_and_reports_the_code() {
+    let bin = PathBuf::from(BIN);
+    // Stale parameters in the caller's environment must not leak in.
+    let out = run(
+        &bin,
+        &["floating-ip", "validate-all", "--param", "ip=not-an-ip"],
+        &[("OCF_RESKEY_ip", "192.0.2.1")],
+    );
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(text(&out.stdout).trim(), "floating-ip validate-all: 6 (OCF_ERR_CONFIGURED)");
+    assert!(text(&out.stderr).contains("ocf-exit-reason:ip='not-an-ip' is not an IPv4 or IPv6 address"));
+
+    let out = run(&bin, &["floating-ip", "validate-all", "-p", "ip=192.0.2.1", "-p", "nic=lo", "--json"], &[]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(doc["exit_code"], 0);
+    assert_eq!(doc["exit_name"], "OCF_SUCCESS");
+    assert_eq!(doc["state"]["ip"], "192.0.2.1");
+    assert_eq!(doc["state"]["present"], false);
+}
