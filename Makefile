@@ -16,7 +16,7 @@ FENCE_AGENTS :=
 
 RELEASE_BIN := target/release/storha
 
-.PHONY: all build deps test test-unit test-host test-all bench install uninstall metadata demo clean
+.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata demo clean
 
 all: build
 
@@ -32,6 +32,27 @@ test: build
 
 # The README's test command: everything, including the lab of virtual machines.
 test-all: deps test lab-test-all
+
+# The main job: a floating IP under a real single-node Pacemaker, shown with crm_mon.
+# KEEP=1 leaves the cluster running afterwards.
+demo: deps
+	scripts/demo.sh
+
+# Benchmarks, side by side with the reference agents, as ratios in one run.
+bench: bench-host bench-lab
+
+bench-host: build
+	scripts/bench-floating-ip.sh
+
+# Baselines of the reference agents inside the lab VMs; boots the lab when it
+# is not running and takes it down again afterwards.
+bench-lab:
+	@if $(LAB_CLI) status 2>/dev/null | grep -q " pid "; then \
+		$(MAKE) --no-print-directory lab-bench; \
+	else \
+		$(MAKE) --no-print-directory lab-up && \
+		{ $(MAKE) --no-print-directory lab-bench; rc=$$?; $(MAKE) --no-print-directory lab-down; exit $$rc; }; \
+	fi
 
 metadata: build
 	@mkdir -p ocf-metadata
