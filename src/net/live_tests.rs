@@ -3,6 +3,8 @@
 //! namespace so that nothing on the host is touched. They need root; as
 //! another user they say so loudly and pass.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::time::Duration;
@@ -452,6 +454,34 @@ fn drain(fd: &std::os::fd::OwnedFd) -> Vec<Vec<u8>> {
     }
 }
 
+/// Until the kernel's link watcher has seen the carrier come up, the
+/// interface still transmits through a qdisc that discards frames while
+/// reporting success; operstate UP is set in the same step.
+fn wait_oper_up(nl: &Netlink, index: u32) {
+    for _ in 0..300 {
+        if nl.link_by_index(index).unwrap().unwrap().oper_state == OperState::Up {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("ifindex {index} never became operationally up");
+}
+
+const FAKE_MAC: &str = "02:00:00:00:00:01";
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The link-layer address sth1's neighbour table holds for `addr`.
+fn neigh_lladdr(addr: &str) -> String {
+    let j = ip_json(&["neigh", "show", addr, "dev", "sth1"]);
+    j[0]["lladdr"].as_str().unwrap_or_default().to_string()
+}
+
 #[test]
 fn gratuitous_arp_on_veth() {
     if !is_root() {
@@ -462,9 +492,29 @@ fn gratuitous_arp_on_veth() {
         let (a, b) = veth_pair(&nl, "sth0", "sth1");
         nl.set_link_up(a.index).unwrap();
         nl.set_link_up(b.index).unwrap();
+        wait_oper_up(&nl, a.index);
         let mac = a.mac.unwrap();
         let ip4 = Ipv4Addr::new(192, 0, 2, 10);
+        // Linux treats an ARP as gratuitous only if the sender address is
+        // unicast by the receiver's local table, which exists once the
+        // receiver has an IPv4 address.
+        ip(&["addr", "add", "192.0.2.20/24", "dev", "sth1"]);
         for kind in [ArpKind::Request, ArpKind::Reply] {
+            // A stale entry with another MAC on the receiving side: the
+            // kernel replaces it (within its lock time, too) only if it
+            // accepts the frame as a gratuitous ARP.
+            ip(&[
+                "neigh",
+                "replace",
+                "192.0.2.10",
+                "lladdr",
+                FAKE_MAC,
+                "dev",
+                "sth1",
+                "nud",
+                "stale",
+            ]);
+            assert_eq!(neigh_lladdr("192.0.2.10"), FAKE_MAC);
             let rx = recv_socket(b.index, ETH_P_ARP);
             let sent = send_garp(a.index, mac, ip4, 3, Duration::from_millis(20), kind).unwrap();
             assert_eq!(sent, 3);
@@ -480,6 +530,7 @@ fn gratuitous_arp_on_veth() {
                 assert_eq!(&f[22..28], &mac);
                 assert_eq!(&f[38..42], &ip4.octets());
             }
+            assert_eq!(neigh_lladdr("192.0.2.10"), mac_text(&mac), "{kind:?}");
         }
         assert_eq!(
             send_garp(a.index, mac, ip4, 0, Duration::ZERO, ArpKind::Request).unwrap(),
@@ -503,8 +554,22 @@ fn unsolicited_na_on_veth() {
         let (a, b) = veth_pair(&nl, "sth0", "sth1");
         nl.set_link_up(a.index).unwrap();
         nl.set_link_up(b.index).unwrap();
+        wait_oper_up(&nl, a.index);
         let mac = a.mac.unwrap();
         let ip6: Ipv6Addr = "2001:db8::10".parse().unwrap();
+        ip(&[
+            "-6",
+            "neigh",
+            "replace",
+            "2001:db8::10",
+            "lladdr",
+            FAKE_MAC,
+            "dev",
+            "sth1",
+            "nud",
+            "stale",
+        ]);
+        assert_eq!(neigh_lladdr("2001:db8::10"), FAKE_MAC);
         let rx = recv_socket(b.index, ETH_P_IPV6);
         let sent = send_announcements(
             a.index,
@@ -531,6 +596,9 @@ fn unsolicited_na_on_veth() {
             // Summing a message that includes its correct checksum gives 0.
             assert_eq!(icmpv6_checksum(&src, &dst, icmp), 0);
         }
+        // The receiving kernel checked hop limit and checksum and honoured
+        // the Override flag.
+        assert_eq!(neigh_lladdr("2001:db8::10"), mac_text(&mac));
     });
 }
 

@@ -145,6 +145,7 @@ pub fn enter_netns(name: &str) -> Result<(), NetError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -7,6 +7,7 @@
 //! preferred_lft 0 on sth0, and a blackhole route to 198.51.100.0/24.
 
 #![cfg(target_endian = "little")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -21,7 +22,7 @@ const ADDRS_0: &str = concat!(
 );
 
 /// 20 bytes.
-const ADDRS_1: &str = concat!("140000000300020006000000f46a000000000000",);
+const ADDRS_1: &str = "140000000300020006000000f46a000000000000";
 
 /// 224 bytes.
 const ROUTES4_0: &str = concat!(
@@ -33,7 +34,7 @@ const ROUTES4_0: &str = concat!(
 );
 
 /// 20 bytes.
-const ROUTES4_1: &str = concat!("140000000300020007000000f46a000000000000",);
+const ROUTES4_1: &str = "140000000300020007000000f46a000000000000";
 
 /// 3356 bytes.
 const LINKS_0: &str = concat!(
@@ -110,7 +111,7 @@ const LINKS_0: &str = concat!(
 );
 
 /// 20 bytes.
-const LINKS_1: &str = concat!("140000000300020008000000f46a000000000000",);
+const LINKS_1: &str = "140000000300020008000000f46a000000000000";
 
 /// 120 bytes.
 const EEXIST_0: &str = concat!(
@@ -127,7 +128,7 @@ const GETLINK_ENODEV_0: &str = concat!(
 
 /// 36 bytes.
 const SETLINK_ACK_0: &str =
-    concat!("24000000020000010b000000f46a00000000000020000000100005000b00000000000000",);
+    "24000000020000010b000000f46a00000000000020000000100005000b00000000000000";
 
 /// Bytes from hex text; spaces and underscores are only for readability.
 fn h(s: &str) -> Vec<u8> {
