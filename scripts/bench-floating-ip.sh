@@ -55,6 +55,8 @@ inside() {
 	# Each agent gets its own type/provider, as Pacemaker sets them per resource.
 	run_storha() { OCF_RESOURCE_TYPE=floating-ip OCF_RESOURCE_PROVIDER=storha "$storha" monitor; }
 	run_ipaddr2() { OCF_RESOURCE_TYPE=IPaddr2 OCF_RESOURCE_PROVIDER=heartbeat "$IPADDR2" monitor; }
+	# The floor: creating and reaping any process at all from this shell.
+	run_true() { /bin/true; }
 
 	local a rc
 	for a in storha ipaddr2; do
@@ -85,8 +87,9 @@ inside() {
 	local i t0 t1 order
 	: >"$work/storha.ms"
 	: >"$work/ipaddr2.ms"
+	: >"$work/true.ms"
 	for ((i = -WARMUP; i < RUNS; i++)); do
-		if ((i % 2 == 0)); then order="storha ipaddr2"; else order="ipaddr2 storha"; fi
+		if ((i % 2 == 0)); then order="storha ipaddr2 true"; else order="true ipaddr2 storha"; fi
 		for a in $order; do
 			rc=0
 			t0=$EPOCHREALTIME
@@ -135,9 +138,10 @@ main() {
 	ip netns exec "$NS" env RUNS="$RUNS" WARMUP="$WARMUP" STORHA_BIN="$STORHA_BIN" \
 		bash "$0" __inside "$work"
 
-	local s_mean s_med s_p95 s_min i_mean i_med i_p95 i_min s_exec i_exec
+	local s_mean s_med s_p95 s_min i_mean i_med i_p95 i_min t_mean t_med t_p95 t_min s_exec i_exec
 	read -r s_mean s_med s_p95 s_min < <(stats "$work/storha.ms")
 	read -r i_mean i_med i_p95 i_min < <(stats "$work/ipaddr2.ms")
+	read -r t_mean t_med t_p95 t_min < <(stats "$work/true.ms")
 	s_exec=$(cat "$work/storha.execs")
 	i_exec=$(cat "$work/ipaddr2.execs")
 
@@ -156,11 +160,13 @@ main() {
 		printf '%-24s %9s %11s %8s %8s %16s\n' agent "mean ms" "median ms" "p95 ms" "min ms" "execs/monitor"
 		printf '%-24s %9s %11s %8s %8s %16s\n' ocf:storha:floating-ip "$s_mean" "$s_med" "$s_p95" "$s_min" "$s_exec"
 		printf '%-24s %9s %11s %8s %8s %16s\n' ocf:heartbeat:IPaddr2 "$i_mean" "$i_med" "$i_p95" "$i_min" "$i_exec"
+		printf '%-24s %9s %11s %8s %8s %16s\n' "(baseline: /bin/true)" "$t_mean" "$t_med" "$t_p95" "$t_min" 1
 		printf '%-24s %9s %11s\n' "IPaddr2 / floating-ip" \
 			"$(awk -v a="$i_mean" -v b="$s_mean" 'BEGIN { printf "%.1fx", a / b }')" \
 			"$(awk -v a="$i_med" -v b="$s_med" 'BEGIN { printf "%.1fx", a / b }')"
 		echo
 		echo "execs/monitor: programs executed (successful execve), the agent itself included."
+		echo "baseline: the cost of starting any process from the measuring shell, included in both."
 	} | tee "$OUT"
 	echo "bench-floating-ip: written to ${OUT#"$REPO"/}"
 }
