@@ -208,10 +208,11 @@ fn nic_autodetect_ambiguous_route_is_a_configuration_error() {
     let agent = Agent::under_test();
     let p = [("ip", "198.51.100.10")];
     let before = lab.agent.address_set();
+    // start first: it is what must not guess; validate-all must agree with it.
+    agent.run(&lab.agent, "start", &p).expect_failure(&[2, 6]);
     agent
         .run(&lab.agent, "validate-all", &p)
         .expect_failure(&[2, 6]);
-    agent.run(&lab.agent, "start", &p).expect_failure(&[2, 6]);
     assert_eq!(
         lab.agent.address_set(),
         before,
@@ -236,10 +237,10 @@ fn nic_autodetect_without_matching_route_fails() {
     // No route on this node may still mean a route on another one, so a node-local failure
     // (1 generic, 5 not installed) is as right as a configuration error (2, 6).
     agent
-        .run(&lab.agent, "validate-all", &p)
+        .run(&lab.agent, "start", &p)
         .expect_failure(&[1, 2, 5, 6]);
     agent
-        .run(&lab.agent, "start", &p)
+        .run(&lab.agent, "validate-all", &p)
         .expect_failure(&[1, 2, 5, 6]);
     assert_eq!(lab.agent.address_set(), before);
 }
