@@ -9,11 +9,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_storha");
 
 /// A link to the binary under `name` in a fresh temporary directory.
 fn link(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!(
-        "storha-dispatch-{}-{}",
-        std::process::id(),
-        name.replace('/', "_")
-    ));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("storha-dispatch-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(name);
     let _ = std::fs::remove_file(&path);
@@ -23,7 +21,9 @@ fn link(name: &str) -> (PathBuf, PathBuf) {
 
 fn run(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(path);
-    c.args(args).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    c.args(args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -51,7 +51,10 @@ fn unknown_link_name_is_a_clear_error() {
     let out = run(&path, &["start"], &[]);
     assert_eq!(out.status.code(), Some(3));
     let err = text(&out.stderr);
-    assert!(err.contains("ocf-exit-reason:unknown agent name 'no-such-agent'"), "{err}");
+    assert!(
+        err.contains("ocf-exit-reason:unknown agent name 'no-such-agent'"),
+        "{err}"
+    );
     assert!(err.contains("floating-ip"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -59,11 +62,19 @@ fn unknown_link_name_is_a_clear_error() {
 #[test]
 fn unknown_or_missing_action_is_3_with_one_exit_reason() {
     let (dir, path) = link("floating-ip");
-    for args in [&["frobnicate"][..], &[][..], &["promote"][..], &["reload"][..]] {
+    for args in [
+        &["frobnicate"][..],
+        &[][..],
+        &["promote"][..],
+        &["reload"][..],
+    ] {
         let out = run(&path, args, &[("OCF_RESKEY_ip", "192.0.2.1")]);
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let err = text(&out.stderr);
-        let reasons: Vec<&str> = err.lines().filter(|l| l.starts_with("ocf-exit-reason:")).collect();
+        let reasons: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("ocf-exit-reason:"))
+            .collect();
         assert_eq!(reasons.len(), 1, "{args:?}: {err}");
         assert!(reasons[0].contains("usage: floating-ip"), "{err}");
     }
@@ -76,9 +87,16 @@ fn unknown_or_missing_action_is_3_with_one_exit_reason() {
 #[test]
 fn exit_reason_prefix_is_honoured() {
     let (dir, path) = link("floating-ip");
-    let out = run(&path, &["validate-all"], &[("OCF_EXIT_REASON_PREFIX", "WHY:")]);
+    let out = run(
+        &path,
+        &["validate-all"],
+        &[("OCF_EXIT_REASON_PREFIX", "WHY:")],
+    );
     assert_eq!(out.status.code(), Some(6));
-    assert!(text(&out.stderr).contains("WHY:required parameter ip is not set"), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("WHY:required parameter ip is not set"),
+        "{out:?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -87,9 +105,14 @@ fn admin_front_door() {
     let bin = PathBuf::from(BIN);
     let out = run(&bin, &["list"], &[]);
     assert!(out.status.success());
-    assert!(text(&out.stdout).lines().any(|l| l.starts_with("floating-ip ")));
+    assert!(text(&out.stdout)
+        .lines()
+        .any(|l| l.starts_with("floating-ip ")));
     let out = run(&bin, &["--version"], &[]);
-    assert_eq!(text(&out.stdout).trim(), format!("storha {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("storha {}", env!("CARGO_PKG_VERSION"))
+    );
     let out = run(&bin, &["--help"], &[]);
     assert!(out.status.success() && text(&out.stdout).contains("storha AGENT ACTION"));
     let out = run(&bin, &[], &[]);
@@ -116,13 +139,100 @@ fn admin_sets_the_ocf_environment_and_reports_the_code() {
         &[("OCF_RESKEY_ip", "192.0.2.1")],
     );
     assert_eq!(out.status.code(), Some(6));
-    assert_eq!(text(&out.stdout).trim(), "floating-ip validate-all: 6 (OCF_ERR_CONFIGURED)");
-    assert!(text(&out.stderr).contains("ocf-exit-reason:ip='not-an-ip' is not an IPv4 or IPv6 address"));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "floating-ip validate-all: 6 (OCF_ERR_CONFIGURED)"
+    );
+    assert!(
+        text(&out.stderr).contains("ocf-exit-reason:ip='not-an-ip' is not an IPv4 or IPv6 address")
+    );
 
-    let out = run(&bin, &["floating-ip", "validate-all", "-p", "ip=192.0.2.1", "-p", "nic=lo", "--json"], &[]);
+    let out = run(
+        &bin,
+        &[
+            "floating-ip",
+            "validate-all",
+            "-p",
+            "ip=192.0.2.1",
+            "-p",
+            "nic=lo",
+            "--json",
+        ],
+        &[],
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(doc["exit_code"], 0);
     assert_eq!(doc["exit_name"], "OCF_SUCCESS");
     assert_eq!(doc["state"]["ip"], "192.0.2.1");
     assert_eq!(doc["state"]["present"], false);
+}
+
+/// ocf_log's routing: under Pacemaker (stdin not a terminal) messages go to
+/// HA_LOGFILE, debug only with HA_debug, and then to HA_DEBUGLOG.
+#[test]
+fn logging_follows_ha_variables() {
+    let (dir, path) = link("floating-ip");
+    let log = dir.join("pacemaker.log");
+    let dbg = dir.join("debug.log");
+    let (log_s, dbg_s) = (log.to_str().expect("path"), dbg.to_str().expect("path"));
+    let base = [
+        ("OCF_RESKEY_ip", "192.0.2.1"),
+        ("OCF_RESKEY_colour", "blue"),
+        ("OCF_RESOURCE_INSTANCE", "vip"),
+    ];
+
+    let out = run(
+        &path,
+        &["validate-all"],
+        &[&base[..], &[("HA_LOGFILE", log_s)]].concat(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&log).expect("HA_LOGFILE written");
+    assert!(
+        text.contains("floating-ip(vip)["),
+        "tag names agent and instance: {text}"
+    );
+    assert!(
+        text.contains("WARNING: ignoring unknown parameter colour"),
+        "{text}"
+    );
+    assert!(!text.contains("DEBUG"), "no debug without HA_debug: {text}");
+    assert!(
+        out.stderr.is_empty(),
+        "nothing on stderr when HA_LOGFILE is set: {out:?}"
+    );
+
+    let env = [
+        &base[..],
+        &[
+            ("HA_LOGFILE", log_s),
+            ("HA_DEBUGLOG", dbg_s),
+            ("HA_debug", "1"),
+        ],
+    ]
+    .concat();
+    let out = run(&path, &["validate-all"], &env);
+    assert!(out.status.success());
+    let debug = std::fs::read_to_string(&dbg).expect("HA_DEBUGLOG written");
+    assert!(
+        debug.contains("DEBUG: validate-all of vip: timeout 20000 ms"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("parameters set: colour ip"),
+        "names, never values: {debug}"
+    );
+    assert!(!debug.contains("192.0.2.1"), "{debug}");
+
+    // Neither set: stderr, with a timestamp, as ocf_log does.
+    let out = run(&path, &["validate-all"], &base);
+    assert!(
+        text_of(&out.stderr).contains("floating-ip(vip)["),
+        "{out:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }

@@ -18,7 +18,10 @@ fn root() -> PathBuf {
 /// OCF agents as `storha list` names them (fence agents have their own
 /// meta-data format and their own tests).
 fn ocf_agents() -> Vec<String> {
-    let out = Command::new(BIN).arg("list").output().expect("storha list runs");
+    let out = Command::new(BIN)
+        .arg("list")
+        .output()
+        .expect("storha list runs");
     assert!(out.status.success());
     let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -30,13 +33,24 @@ fn ocf_agents() -> Vec<String> {
 }
 
 fn meta_data(agent: &str) -> String {
-    let out = Command::new(BIN).args(["meta-data", agent]).env_clear().output().expect("runs");
-    assert!(out.status.success(), "{agent}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["meta-data", agent])
+        .env_clear()
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{agent}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
 fn tool(name: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {name}")]).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn xmllint(args: &[&str], dir: &Path, input: &str) -> (bool, String) {
@@ -48,16 +62,27 @@ fn xmllint(args: &[&str], dir: &Path, input: &str) -> (bool, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("xmllint runs");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("xmllint finishes");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn require_xmllint() -> bool {
     if tool("xmllint") && Path::new(DTD_DIR).join("ra-api-1.dtd").exists() {
         return true;
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must have xmllint and resource-agents' DTD");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have xmllint and resource-agents' DTD"
+    );
     eprintln!("SKIPPED (needs xmllint and resource-agents): meta-data schema checks");
     false
 }
@@ -72,7 +97,11 @@ fn golden_copies_are_current() {
         }
         let golden = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run make metadata)", path.display()));
-        assert!(golden == fresh, "{} is stale: run `make metadata` and commit it", path.display());
+        assert!(
+            golden == fresh,
+            "{} is stale: run `make metadata` and commit it",
+            path.display()
+        );
     }
 }
 
@@ -83,7 +112,11 @@ fn valid_against_ocf_testers_dtd() {
     }
     for agent in ocf_agents() {
         // ocf-tester: `agent meta-data | (cd /usr/share/resource-agents && xmllint --noout --valid -)`
-        let (ok, err) = xmllint(&["--noout", "--valid", "-"], Path::new(DTD_DIR), &meta_data(&agent));
+        let (ok, err) = xmllint(
+            &["--noout", "--valid", "-"],
+            Path::new(DTD_DIR),
+            &meta_data(&agent),
+        );
         assert!(ok, "{agent} fails ra-api-1.dtd:\n{err}");
     }
 }
@@ -96,8 +129,11 @@ fn valid_against_ocf_1_1_relax_ng() {
     let rng = root().join("tests/schemas/ocf-ra-api-1.1.rng");
     let rng = rng.to_str().expect("path");
     for agent in ocf_agents() {
-        let (ok, err) =
-            xmllint(&["--noout", "--relaxng", rng, "-"], &std::env::temp_dir(), &meta_data(&agent));
+        let (ok, err) = xmllint(
+            &["--noout", "--relaxng", rng, "-"],
+            &std::env::temp_dir(),
+            &meta_data(&agent),
+        );
         assert!(ok, "{agent} fails the OCF 1.1 schema:\n{err}");
     }
 }

@@ -306,6 +306,20 @@ pub fn run_with<A: Agent>(
     };
     let instance = env.instance().unwrap_or(meta.name).to_string();
     let probe = matches!(act, Action::Monitor | Action::Status) && env.interval_ms() == 0;
+    // Names only: values may one day be secrets, and logs are world-readable.
+    let given: Vec<&str> = env.params().map(|(k, _)| k).collect();
+    log::debug!(
+        "{} of {instance}{}: timeout {} ms, {:.1} s left, parameters set: {}",
+        act.name(),
+        if probe { " (probe)" } else { "" },
+        env.timeout().as_millis(),
+        deadline.remaining().as_secs_f64(),
+        if given.is_empty() {
+            "none".to_string()
+        } else {
+            given.join(" ")
+        }
+    );
 
     // A broken environment is not a failure for stop (nothing of ours can be
     // running with it) nor for a probe (the resource is simply not here).
