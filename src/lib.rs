@@ -5,7 +5,6 @@
 pub mod admin;
 pub mod agents;
 pub mod cmd;
-pub mod fence;
 pub mod net;
 pub mod ocf;
 pub mod registry;

@@ -4,4 +4,3 @@
 //! and `mod.rs` with the `Agent` implementation.
 
 pub mod floating_ip;
-pub mod ipstrip;
