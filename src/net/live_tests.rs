@@ -356,6 +356,27 @@ fn routes_dump() {
         let j = ip_json(&["-4", "route", "show", "table", "all"]);
         assert_eq!(j.as_array().unwrap().len(), r4.len(), "{j}\n{r4:#?}");
 
+        // What the kernel would use, with the matching entry's prefix.
+        let via = nl
+            .route_get("192.0.2.99".parse().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(via.dst, Some("192.0.2.0".parse().unwrap()));
+        assert_eq!(via.dst_len, 24);
+        assert_eq!(via.oif, Some(a.index));
+        assert_eq!(via.table, RT_TABLE_MAIN);
+        let e = nl.route_get("198.51.100.1".parse().unwrap()).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL), "blackhole: {e}");
+        let e = nl.route_get("203.0.113.1".parse().unwrap()).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EHOSTUNREACH), "unreachable: {e}");
+        assert_eq!(
+            nl.route_get("2001:db8:1::1".parse().unwrap()).unwrap(),
+            None
+        );
+        let j = ip_json(&["route", "get", "fibmatch", "192.0.2.99"]);
+        assert_eq!(j[0]["dst"], "192.0.2.0/24");
+        assert_eq!(j[0]["dev"], "sth0");
+
         let r6 = nl.routes(Family::V6).unwrap();
         let bh6 = r6
             .iter()

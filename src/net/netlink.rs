@@ -93,6 +93,9 @@ const RTA_PRIORITY: u16 = 6;
 const RTA_PREFSRC: u16 = 7;
 const RTA_TABLE: u16 = 15;
 
+/// In a route lookup request: answer with the matching table entry.
+const RTM_F_FIB_MATCH: u32 = 0x2000;
+
 pub const RT_TABLE_MAIN: u32 = 254;
 pub const RT_TABLE_LOCAL: u32 = 255;
 
@@ -260,6 +263,40 @@ pub struct Route {
     pub scope: u8,
     pub protocol: u8,
     pub priority: Option<u32>,
+}
+
+impl Route {
+    /// Whether `addr` falls inside this route's destination prefix (a
+    /// route without destination is a default route and covers everything
+    /// of its family).
+    pub fn contains(&self, addr: &IpAddr) -> bool {
+        let Some(dst) = self.dst else {
+            return Family::of(addr) == self.family;
+        };
+        prefix_contains(&dst, self.dst_len, addr)
+    }
+}
+
+/// Whether `addr` lies in `net`/`len`; addresses of different families
+/// never match.
+pub fn prefix_contains(net: &IpAddr, len: u8, addr: &IpAddr) -> bool {
+    fn masked_eq(a: &[u8], b: &[u8], len: u8) -> bool {
+        let len = usize::from(len).min(a.len() * 8);
+        let (whole, rest) = (len / 8, len % 8);
+        if a[..whole] != b[..whole] {
+            return false;
+        }
+        if rest == 0 {
+            return true;
+        }
+        let mask = 0xffu8 << (8 - rest);
+        a[whole] & mask == b[whole] & mask
+    }
+    match (net, addr) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => masked_eq(&n.octets(), &a.octets(), len),
+        (IpAddr::V6(n), IpAddr::V6(a)) => masked_eq(&n.octets(), &a.octets(), len),
+        _ => false,
+    }
 }
 
 /// What to add with [`Netlink::add_addr`].
@@ -432,6 +469,19 @@ pub fn encode_getaddr_dump(family: Option<Family>, seq: u32) -> Vec<u8> {
 pub fn encode_getroute_dump(family: Family, seq: u32) -> Vec<u8> {
     MsgBuilder::new(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq)
         .header(&rtmsg(family.af()))
+        .finish()
+}
+
+/// Asks for the FIB entry matching `dst` rather than a route synthesised
+/// for that one host, so the answer carries the real prefix and table.
+pub fn encode_route_get(dst: &IpAddr, seq: u32) -> Vec<u8> {
+    let family = Family::of(dst);
+    let mut h = rtmsg(family.af());
+    h[1] = family.max_prefix();
+    h[8..12].copy_from_slice(&RTM_F_FIB_MATCH.to_ne_bytes());
+    MsgBuilder::new(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK, seq)
+        .header(&h)
+        .attr(RTA_DST, &ip_bytes(dst))
         .finish()
 }
 
@@ -1009,6 +1059,12 @@ impl Netlink {
                 if e == Errno::EINTR {
                     continue;
                 }
+                if e == Errno::EAGAIN {
+                    return Err(NetError::os(
+                        format!("{op}: no answer from the kernel within {RECV_TIMEOUT_SECS} s"),
+                        e,
+                    ));
+                }
                 return Err(NetError::os(format!("{op}: receive"), e));
             }
             let n = n as usize;
@@ -1043,11 +1099,10 @@ impl Netlink {
         }
     }
 
-    /// Sends one request and collects its answer.
-    fn transact(&self, op: &str, build: impl Fn(u32) -> Vec<u8>) -> Result<Collector, NetError> {
-        let seq = self.next_seq();
-        let msg = build(seq);
-        self.send(op, &msg)?;
+    /// Sends one request (already encoded with sequence number `seq`) and
+    /// collects its answer.
+    fn exchange(&self, op: &str, seq: u32, msg: &[u8]) -> Result<Collector, NetError> {
+        self.send(op, msg)?;
         let mut col = Collector::new(seq);
         let mut buf = vec![0u8; 32 * 1024];
         loop {
@@ -1062,26 +1117,43 @@ impl Netlink {
                         ext_ack,
                     })
                 }
-                Err(Failure::Malformed(detail)) => {
-                    return Err(NetError::Malformed {
-                        op: op.to_string(),
-                        detail,
-                    })
-                }
+                Err(Failure::Malformed(detail)) => return Err(malformed(op, detail)),
             }
         }
     }
 
-    /// Runs a dump, redoing it if the kernel says it was inconsistent.
+    /// Encodes a request with a fresh sequence number and exchanges it;
+    /// encoding errors are the caller's invalid arguments.
+    fn request(
+        &self,
+        op: &str,
+        encode: impl Fn(u32) -> Result<Vec<u8>, String>,
+    ) -> Result<Collector, NetError> {
+        let seq = self.next_seq();
+        let msg = encode(seq).map_err(|detail| NetError::Invalid {
+            op: op.to_string(),
+            detail,
+        })?;
+        self.exchange(op, seq, &msg)
+    }
+
+    /// Runs a dump, redoing it if the kernel says it was inconsistent, and
+    /// returns the payloads of the messages of type `kind`.
     fn dump(
         &self,
         op: &str,
-        build: impl Fn(u32) -> Vec<u8>,
-    ) -> Result<Vec<(u16, Vec<u8>)>, NetError> {
+        kind: u16,
+        encode: impl Fn(u32) -> Vec<u8>,
+    ) -> Result<Vec<Vec<u8>>, NetError> {
         for _ in 0..DUMP_ATTEMPTS {
-            let col = self.transact(op, &build)?;
+            let col = self.request(op, |seq| Ok(encode(seq)))?;
             if !col.interrupted {
-                return Ok(col.msgs);
+                return Ok(col
+                    .msgs
+                    .into_iter()
+                    .filter(|(k, _)| *k == kind)
+                    .map(|(_, p)| p)
+                    .collect());
             }
         }
         Err(NetError::Os {
@@ -1090,63 +1162,51 @@ impl Netlink {
         })
     }
 
-    fn malformed(op: &str, detail: String) -> NetError {
-        NetError::Malformed {
-            op: op.to_string(),
-            detail,
-        }
-    }
-
     /// All interfaces.
     pub fn links(&self) -> Result<Vec<Link>, NetError> {
         let op = "list links";
-        self.dump(op, encode_getlink_dump)?
-            .into_iter()
-            .filter(|(kind, _)| *kind == RTM_NEWLINK)
-            .map(|(_, p)| decode_link(&p).map_err(|d| Self::malformed(op, d)))
+        self.dump(op, RTM_NEWLINK, encode_getlink_dump)?
+            .iter()
+            .map(|p| decode_link(p).map_err(|d| malformed(op, d)))
             .collect()
     }
 
-    fn one_link(&self, op: &str, build: impl Fn(u32) -> Vec<u8>) -> Result<Option<Link>, NetError> {
-        match self.transact(op, build) {
+    fn one_link(
+        &self,
+        op: &str,
+        encode: impl Fn(u32) -> Result<Vec<u8>, String>,
+    ) -> Result<Option<Link>, NetError> {
+        match self.request(op, encode) {
             Ok(col) => col
                 .msgs
                 .iter()
                 .find(|(kind, _)| *kind == RTM_NEWLINK)
-                .map(|(_, p)| decode_link(p).map_err(|d| Self::malformed(op, d)))
+                .map(|(_, p)| decode_link(p).map_err(|d| malformed(op, d)))
                 .transpose(),
             Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// The interface with this name, or None if there is none.
+    /// The interface with this name, or None if there is none. A string
+    /// that cannot be an interface name is an Invalid error.
     pub fn link_by_name(&self, name: &str) -> Result<Option<Link>, NetError> {
         let op = format!("look up link {name:?}");
-        encode_getlink_by_name(name, 0).map_err(|detail| NetError::Invalid {
-            op: op.clone(),
-            detail,
-        })?;
-        self.one_link(&op, |seq| {
-            encode_getlink_by_name(name, seq).unwrap_or_default()
-        })
+        self.one_link(&op, |seq| encode_getlink_by_name(name, seq))
     }
 
     /// The interface with this index, or None if there is none.
     pub fn link_by_index(&self, index: u32) -> Result<Option<Link>, NetError> {
         let op = format!("look up link index {index}");
-        self.one_link(&op, |seq| encode_getlink_by_index(index, seq))
+        self.one_link(&op, |seq| Ok(encode_getlink_by_index(index, seq)))
     }
 
     /// All addresses, of one family or of both.
     pub fn addrs(&self, family: Option<Family>) -> Result<Vec<Addr>, NetError> {
         let op = "list addresses";
         let mut out = Vec::new();
-        for (kind, p) in self.dump(op, |seq| encode_getaddr_dump(family, seq))? {
-            if kind != RTM_NEWADDR {
-                continue;
-            }
-            if let Some(a) = decode_addr(&p).map_err(|d| Self::malformed(op, d))? {
+        for p in self.dump(op, RTM_NEWADDR, |seq| encode_getaddr_dump(family, seq))? {
+            if let Some(a) = decode_addr(&p).map_err(|d| malformed(op, d))? {
                 if family.map_or(true, |f| f == a.family) {
                     out.push(a);
                 }
@@ -1159,11 +1219,8 @@ impl Netlink {
     pub fn routes(&self, family: Family) -> Result<Vec<Route>, NetError> {
         let op = "list routes";
         let mut out = Vec::new();
-        for (kind, p) in self.dump(op, |seq| encode_getroute_dump(family, seq))? {
-            if kind != RTM_NEWROUTE {
-                continue;
-            }
-            if let Some(r) = decode_route(&p).map_err(|d| Self::malformed(op, d))? {
+        for p in self.dump(op, RTM_NEWROUTE, |seq| encode_getroute_dump(family, seq))? {
+            if let Some(r) = decode_route(&p).map_err(|d| malformed(op, d))? {
                 if r.family == family {
                     out.push(r);
                 }
@@ -1172,17 +1229,32 @@ impl Netlink {
         Ok(out)
     }
 
+    /// The routing table entry the kernel would use to reach `dst` (what
+    /// `ip route get fibmatch` shows), or None when no route matches at all
+    /// (ENETUNREACH). A matching route that refuses traffic is an error,
+    /// as with `ip route get`: EINVAL for blackhole, EHOSTUNREACH for
+    /// unreachable, EACCES for prohibit.
+    pub fn route_get(&self, dst: IpAddr) -> Result<Option<Route>, NetError> {
+        let op = format!("look up route to {dst}");
+        match self.request(&op, |seq| Ok(encode_route_get(&dst, seq))) {
+            Ok(col) => col
+                .msgs
+                .iter()
+                .find(|(kind, _)| *kind == RTM_NEWROUTE)
+                .map(|(_, p)| decode_route(p).map_err(|d| malformed(&op, d)))
+                .transpose()
+                .map(Option::flatten),
+            Err(e) if e.errno() == Some(libc::ENETUNREACH) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn change(
         &self,
         op: &str,
-        build: impl Fn(u32) -> Result<Vec<u8>, String>,
+        encode: impl Fn(u32) -> Result<Vec<u8>, String>,
     ) -> Result<(), NetError> {
-        build(0).map_err(|detail| NetError::Invalid {
-            op: op.to_string(),
-            detail,
-        })?;
-        self.transact(op, |seq| build(seq).unwrap_or_default())
-            .map(|_| ())
+        self.request(op, encode).map(|_| ())
     }
 
     /// Adds an address; fails with EEXIST if it is already there.
@@ -1210,6 +1282,13 @@ impl Netlink {
     pub fn set_link_down(&self, ifindex: u32) -> Result<(), NetError> {
         let op = format!("set link index {ifindex} down");
         self.change(&op, |seq| Ok(encode_set_link_flags(ifindex, false, seq)))
+    }
+}
+
+fn malformed(op: &str, detail: String) -> NetError {
+    NetError::Malformed {
+        op: op.to_string(),
+        detail,
     }
 }
 

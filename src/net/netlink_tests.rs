@@ -646,3 +646,56 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn route_get_request_asks_for_fib_match() {
+    let m = encode_route_get(&"192.0.2.77".parse().unwrap(), 3);
+    assert_eq!(
+        m,
+        h("24000000 1a00 0500 03000000 00000000
+           02 20 00 00 00 00 00 00 00200000
+           0800 0100 c000024d")
+    );
+    let m6 = encode_route_get(&"2001:db8::1".parse().unwrap(), 3);
+    assert_eq!(m6.len(), 16 + 12 + 20);
+    assert_eq!((m6[16], m6[17]), (10, 128));
+}
+
+#[test]
+fn prefixes() {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert!(prefix_contains(&ip("192.0.2.0"), 24, &ip("192.0.2.255")));
+    assert!(!prefix_contains(&ip("192.0.2.0"), 24, &ip("192.0.3.0")));
+    assert!(prefix_contains(&ip("192.0.2.0"), 23, &ip("192.0.3.7")));
+    assert!(prefix_contains(&ip("192.0.2.128"), 25, &ip("192.0.2.200")));
+    assert!(!prefix_contains(&ip("192.0.2.128"), 25, &ip("192.0.2.127")));
+    assert!(prefix_contains(&ip("0.0.0.0"), 0, &ip("203.0.113.9")));
+    assert!(prefix_contains(&ip("192.0.2.1"), 32, &ip("192.0.2.1")));
+    assert!(!prefix_contains(&ip("192.0.2.1"), 32, &ip("192.0.2.2")));
+    // Oversized lengths act as host routes, never panic.
+    assert!(prefix_contains(&ip("192.0.2.1"), 200, &ip("192.0.2.1")));
+    assert!(prefix_contains(
+        &ip("2001:db8::"),
+        32,
+        &ip("2001:db8:ffff::1")
+    ));
+    assert!(!prefix_contains(
+        &ip("2001:db8::"),
+        33,
+        &ip("2001:db8:ffff::1")
+    ));
+    assert!(!prefix_contains(&ip("2001:db8::"), 0, &ip("192.0.2.1")));
+
+    let d = h(ROUTES4_0);
+    let msgs = parse_messages(&d).unwrap();
+    let prefix = decode_route(msgs[0].payload).unwrap().unwrap();
+    assert!(prefix.contains(&ip("192.0.2.99")));
+    assert!(!prefix.contains(&ip("198.51.100.1")));
+    let default = Route {
+        dst: None,
+        dst_len: 0,
+        ..prefix
+    };
+    assert!(default.contains(&ip("203.0.113.1")));
+    assert!(!default.contains(&ip("2001:db8::1")));
+}
