@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential pkg-config
-  iproute2 iputils-arping procps psmisc
+  iproute2 iputils-arping iputils-ping procps psmisc
   libxml2-utils            # xmllint, used by ocf-tester and the meta-data tests
   resource-agents          # ocf-tester, IPaddr2 (the reference agent) and its DTD
   pacemaker pacemaker-cli-utils corosync crmsh
