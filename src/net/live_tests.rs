@@ -117,8 +117,25 @@ fn links_and_lookup() {
             .collect();
         assert!(f.contains(&"UP") && f.contains(&"LOWER_UP"), "{f:?}");
 
+        assert_eq!(
+            nl.wait_oper_up(a.index, Duration::from_secs(3))
+                .unwrap()
+                .map(|l| l.oper_state),
+            Some(OperState::Up)
+        );
         nl.set_link_down(b.index).unwrap();
         assert!(!nl.link_by_index(b.index).unwrap().unwrap().up);
+        let t = std::time::Instant::now();
+        assert_eq!(
+            nl.wait_oper_up(b.index, Duration::from_millis(100))
+                .unwrap(),
+            None
+        );
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            nl.wait_oper_up(999_999, Duration::from_secs(1)).unwrap(),
+            None
+        );
 
         let e = nl.set_link_up(999_999).unwrap_err();
         assert_eq!(e.errno(), Some(libc::ENODEV), "{e}");
@@ -475,17 +492,12 @@ fn drain(fd: &std::os::fd::OwnedFd) -> Vec<Vec<u8>> {
     }
 }
 
-/// Until the kernel's link watcher has seen the carrier come up, the
-/// interface still transmits through a qdisc that discards frames while
-/// reporting success; operstate UP is set in the same step.
 fn wait_oper_up(nl: &Netlink, index: u32) {
-    for _ in 0..300 {
-        if nl.link_by_index(index).unwrap().unwrap().oper_state == OperState::Up {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("ifindex {index} never became operationally up");
+    let link = nl.wait_oper_up(index, Duration::from_secs(3)).unwrap();
+    assert!(
+        link.is_some(),
+        "ifindex {index} never became operationally up"
+    );
 }
 
 const FAKE_MAC: &str = "02:00:00:00:00:01";

@@ -1201,6 +1201,39 @@ impl Netlink {
         self.one_link(&op, |seq| Ok(encode_getlink_by_index(index, seq)))
     }
 
+    /// Waits until the interface can really transmit, polling every 10 ms
+    /// up to `timeout`; returns the link once it can, None if it did not in
+    /// time (or vanished).
+    ///
+    /// Right after a link comes up (or gets its carrier), the kernel keeps
+    /// it on a transmit queue that silently discards frames until its link
+    /// watcher has run, which also moves the operational state to UP; an
+    /// announcement sent in that window reports success yet never leaves.
+    /// Links without carrier reporting stay in operational state UNKNOWN,
+    /// which counts as ready once they have a carrier.
+    pub fn wait_oper_up(
+        &self,
+        ifindex: u32,
+        timeout: std::time::Duration,
+    ) -> Result<Option<Link>, NetError> {
+        let start = std::time::Instant::now();
+        loop {
+            let Some(link) = self.link_by_index(ifindex)? else {
+                return Ok(None);
+            };
+            let ready = link.up
+                && (link.oper_state == OperState::Up
+                    || (link.oper_state == OperState::Unknown && link.lower_up));
+            if ready {
+                return Ok(Some(link));
+            }
+            if start.elapsed() >= timeout {
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// All addresses, of one family or of both.
     pub fn addrs(&self, family: Option<Family>) -> Result<Vec<Addr>, NetError> {
         let op = "list addresses";
