@@ -51,7 +51,11 @@ pub const IFF_BROADCAST: u32 = 0x2;
 pub const IFF_LOOPBACK: u32 = 0x8;
 pub const IFF_RUNNING: u32 = 0x40;
 pub const IFF_NOARP: u32 = 0x80;
+pub const IFF_MULTICAST: u32 = 0x1000;
 pub const IFF_LOWER_UP: u32 = 0x1_0000;
+
+pub const ARPHRD_ETHER: u16 = 1;
+pub const ARPHRD_LOOPBACK: u16 = 772;
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
@@ -95,6 +99,11 @@ const RTA_TABLE: u16 = 15;
 
 /// In a route lookup request: answer with the matching table entry.
 const RTM_F_FIB_MATCH: u32 = 0x2000;
+
+pub const RT_SCOPE_UNIVERSE: u8 = 0;
+pub const RT_SCOPE_SITE: u8 = 200;
+pub const RT_SCOPE_LINK: u8 = 253;
+pub const RT_SCOPE_HOST: u8 = 254;
 
 pub const RT_TABLE_MAIN: u32 = 254;
 pub const RT_TABLE_LOCAL: u32 = 255;
@@ -258,6 +267,8 @@ pub struct Route {
     pub prefsrc: Option<IpAddr>,
     /// RTA_TABLE when present (table ids above 255), else the header's.
     pub table: u32,
+    // Multipath routes (RTA_MULTIPATH) are listed with oif and gateway
+    // None: their next hops are not decoded.
     /// RTN_* type.
     pub route_type: u8,
     pub scope: u8,
@@ -337,7 +348,7 @@ impl AddAddr {
 // Encoding
 
 /// Builds one netlink message: header, family header, attributes.
-pub struct MsgBuilder {
+pub(crate) struct MsgBuilder {
     buf: Vec<u8>,
 }
 
@@ -364,8 +375,9 @@ impl MsgBuilder {
         self
     }
 
+    /// Appends one attribute. Payloads here are addresses, names and
+    /// integers, far below the 64 KiB an attribute length can describe.
     pub fn attr(&mut self, kind: u16, data: &[u8]) -> &mut MsgBuilder {
-        // Callers only pass short payloads (addresses, names, u32s).
         let len = (NLA_HDRLEN + data.len()) as u16;
         self.buf.extend_from_slice(&len.to_ne_bytes());
         self.buf.extend_from_slice(&kind.to_ne_bytes());
@@ -386,9 +398,13 @@ impl MsgBuilder {
         self.attr(kind, &data)
     }
 
+    /// Returns the message with its length filled in, leaving the builder
+    /// empty.
     pub fn finish(&mut self) -> Vec<u8> {
         let len = self.buf.len() as u32;
-        self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
+        if let Some(field) = self.buf.get_mut(0..4) {
+            field.copy_from_slice(&len.to_ne_bytes());
+        }
         std::mem::take(&mut self.buf)
     }
 }
@@ -834,12 +850,13 @@ pub fn decode_error(flags: u16, payload: &[u8]) -> Result<(i32, Option<String>),
             ne_u32(payload, 4)? as usize
         };
         let start = 4 + align4(echoed);
-        if let Some(tlvs) = payload.get(start..) {
-            for (kind, data) in parse_attrs(tlvs)? {
-                if kind == NLMSGERR_ATTR_MSG {
-                    msg = Some(attr_string(data));
-                }
-            }
+        // The explanation is a bonus: if it cannot be parsed, the errno
+        // alone still says what happened.
+        if let Some(Ok(attrs)) = payload.get(start..).map(parse_attrs) {
+            msg = attrs
+                .into_iter()
+                .find(|(kind, _)| *kind == NLMSGERR_ATTR_MSG)
+                .map(|(_, data)| attr_string(data));
         }
     }
     Ok((errno, msg))

@@ -699,3 +699,24 @@ fn prefixes() {
     assert!(default.contains(&ip("203.0.113.1")));
     assert!(!default.contains(&ip("2001:db8::1")));
 }
+
+#[test]
+fn errno_survives_a_garbled_explanation() {
+    // ACK_TLVS set, capped echo, then an attribute whose length overruns.
+    let m = h("28000000 0200 0003 05000000 00000000
+               efffffff
+               10000000 1400 0506 05000000 00000000
+               ff00 0100");
+    let msgs = parse_messages(&m).unwrap();
+    assert_eq!(
+        decode_error(msgs[0].flags, msgs[0].payload),
+        Ok((libc::EEXIST, None))
+    );
+}
+
+#[test]
+fn builder_finish_twice_does_not_panic() {
+    let mut b = MsgBuilder::new(1, 0, 0);
+    assert_eq!(b.finish().len(), 16);
+    assert!(b.finish().is_empty());
+}
