@@ -83,12 +83,21 @@ need_tools() {
 	[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]} (run scripts/install-deps.sh)"
 }
 
+# Whether a process exists and is not a zombie. The daemons are reparented to PID 1 once this
+# script exits, and PID 1 may take its time to reap them: a dead daemon can linger as a zombie.
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
 # pid from a pid file if that process is still alive and is the program we expect.
 live_pid() { # file comm
 	local pid
 	[ -s "$1" ] || return 1
 	pid=$(cat "$1")
-	[ -d "/proc/$pid" ] || return 1
+	alive "$pid" || return 1
 	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
 	echo "$pid"
 }
@@ -139,6 +148,7 @@ foreign_stack() {
 		all+=($(pgrep -x "$name" || true))
 	done
 	for p in "${all[@]}"; do
+		alive "$p" || continue
 		case "$ours" in *" $p "*) ;; *) echo "$p" ;; esac
 	done
 }
@@ -319,8 +329,8 @@ stop_pid() { # pidfile comm timeout
 	pid=$(live_pid "$1" "$2") || { rm -f "$1"; return 0; }
 	kill -TERM "$pid" 2>/dev/null || true
 	deadline=$((SECONDS + $3))
-	while [ -d "/proc/$pid" ] && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
-	if [ -d "/proc/$pid" ]; then
+	while alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+	if alive "$pid"; then
 		log "$2 ($pid) did not stop in $3 s, killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
@@ -332,12 +342,13 @@ kill_leftovers() { # name pid...
 	shift
 	[ $# -gt 0 ] || return 0
 	for p in "$@"; do
+		alive "$p" || continue
 		log "killing leftover $what process $p ($(cat "/proc/$p/comm" 2>/dev/null || echo '?'))"
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	deadline=$((SECONDS + 10))
 	for p in "$@"; do
-		while [ -d "/proc/$p" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+		while alive "$p" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
 	done
 }
 
