@@ -957,6 +957,8 @@ fn nl_sockaddr() -> libc::sockaddr_nl {
 }
 
 impl Netlink {
+    /// Opens a socket in the calling thread's network namespace (so call
+    /// [`super::enter_netns`] first when managing another namespace).
     pub fn open() -> Result<Netlink, NetError> {
         let op = "open rtnetlink socket";
         // SAFETY: plain socket(2) call; the result is checked before use.

@@ -195,8 +195,10 @@ impl PacketSender {
     }
 
     fn send(&self, frame: &[u8], ethertype: u16) -> Result<(), Errno> {
-        let mut dst = [0u8; 6];
-        dst.copy_from_slice(&frame[0..6]);
+        let dst: [u8; 6] = frame
+            .get(0..6)
+            .and_then(|d| d.try_into().ok())
+            .ok_or(Errno::EINVAL)?;
         let sa = ll_sockaddr(self.ifindex, ethertype, dst)?;
         loop {
             // SAFETY: frame is a live buffer of frame.len() bytes and sa a
