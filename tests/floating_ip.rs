@@ -866,14 +866,15 @@ fn hostile_parameters_are_rejected_and_run_nothing() {
         for action in ["validate-all", "start"] {
             let r = agent.run(&lab.agent, action, &p);
             let ok_code = r.code == 2 || r.code == 6;
-            let has_reason = r.exit_reasons().iter().any(|x| !x.is_empty());
+            let reasons = r.exit_reasons();
+            let has_reason = reasons.len() == 1 && !reasons[0].is_empty();
             let canary_made = canary.exists();
             let now = lab.agent.address_set();
             if !ok_code || !has_reason || canary_made || now != before {
                 failures.push(format!(
                     "[{name}] {action}: exit {} (want 2 or 6), exit reason {}, canary {}, addresses {}\n{}",
                     r.code,
-                    if has_reason { "present" } else { "MISSING" },
+                    if has_reason { "present" } else { "MISSING or not exactly one" },
                     if canary_made { "CREATED" } else { "absent" },
                     if now == before { "unchanged" } else { "CHANGED" },
                     r.describe()
@@ -1033,4 +1034,38 @@ fn admin_mode_json() {
     r.expect_code(7);
     serde_json::from_str::<serde_json::Value>(&r.stdout)
         .unwrap_or_else(|e| panic!("--json must print JSON on stdout ({e}):\n{}", r.describe()));
+}
+
+#[test]
+fn usage_and_methods() {
+    root_or_skip!("usage_and_methods");
+    let lab = Lab::new();
+    let agent = Agent::under_test();
+    let r = agent.run(&lab.agent, "usage", &[]);
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("start") && r.stdout.contains("stop") && r.stdout.contains("monitor"),
+        "usage must name the actions:\n{}",
+        r.describe()
+    );
+    if agent.is_storha() {
+        // `methods` (OCF 1.1 convention, used by crmsh) lists the supported actions, one a line.
+        let r = agent.run(&lab.agent, "methods", &[]);
+        r.expect_code(0);
+        let lines: Vec<&str> = r.stdout.lines().map(str::trim).collect();
+        for a in ["start", "stop", "monitor", "meta-data", "validate-all"] {
+            assert!(
+                lines.contains(&a),
+                "methods must list {a}:\n{}",
+                r.describe()
+            );
+        }
+        for a in ["promote", "demote", "migrate_to"] {
+            assert!(
+                !lines.contains(&a),
+                "methods must not list unsupported {a}:\n{}",
+                r.describe()
+            );
+        }
+    }
 }

@@ -177,9 +177,11 @@ impl Run {
             "expected exit code in {codes:?}, got:\n{}",
             self.describe()
         );
+        let reasons = self.exit_reasons();
+        // Pacemaker shows the last such line; more than one means a confusing message.
         assert!(
-            self.exit_reasons().iter().any(|r| !r.is_empty()),
-            "a failure must print an `ocf-exit-reason:<text>` line on stderr:\n{}",
+            reasons.len() == 1 && !reasons[0].is_empty(),
+            "a failure must print exactly one `ocf-exit-reason:<text>` line on stderr:\n{}",
             self.describe()
         );
         self
@@ -824,7 +826,32 @@ impl Agent {
 
     /// Runs `action` with `params` (as OCF_RESKEY_*) and extra `env`, inside `ns`.
     pub fn run_env(&self, ns: &Netns, action: &str, params: &[(&str, &str)], env: Env) -> Run {
-        run_command(self.command(Some(ns), action, params, env), ACTION_TIMEOUT)
+        let mut r = run_command(self.command(Some(ns), action, params, env), ACTION_TIMEOUT);
+        r.what = self.summary(Some(ns), action, params, env);
+        r
+    }
+
+    /// What an assertion message needs to reproduce a run by hand, without the boilerplate
+    /// environment.
+    fn summary(
+        &self,
+        ns: Option<&Netns>,
+        action: &str,
+        params: &[(&str, &str)],
+        env: Env,
+    ) -> String {
+        let mut s = String::new();
+        if let Some(ns) = ns {
+            s.push_str(&format!("ip netns exec {} ", ns.name()));
+        }
+        for (k, v) in params {
+            s.push_str(&format!("OCF_RESKEY_{k}={v:?} "));
+        }
+        for (k, v) in env {
+            s.push_str(&format!("{k}={v:?} "));
+        }
+        s.push_str(&format!("{} {action}", self.path.display()));
+        s
     }
 
     pub fn run(&self, ns: &Netns, action: &str, params: &[(&str, &str)]) -> Run {
@@ -833,7 +860,9 @@ impl Agent {
 
     /// Runs in the caller's (root) namespace: for `network_namespace` and meta-data.
     pub fn run_here(&self, action: &str, params: &[(&str, &str)], env: Env) -> Run {
-        run_command(self.command(None, action, params, env), ACTION_TIMEOUT)
+        let mut r = run_command(self.command(None, action, params, env), ACTION_TIMEOUT);
+        r.what = self.summary(None, action, params, env);
+        r
     }
 
     /// A recurring monitor (interval set).
