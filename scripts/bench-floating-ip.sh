@@ -117,7 +117,7 @@ main() {
 	command -v strace >/dev/null || die "strace not found (scripts/install-deps.sh)"
 	[ -x "$IPADDR2" ] || die "$IPADDR2 not found (package resource-agents)"
 	[ -x "$STORHA_BIN" ] || die "$STORHA_BIN not found: build it first (make build)"
-	[[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 2 ] || die "RUNS must be a number >= 2"
+	if ! [[ $RUNS =~ ^[0-9]+$ ]] || [ "$RUNS" -lt 2 ]; then die "RUNS must be a number >= 2"; fi
 
 	local work
 	work=$(mktemp -d /tmp/storha-bench.XXXXXX)

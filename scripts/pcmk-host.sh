@@ -145,7 +145,7 @@ foreign_stack() {
 	# is "pacemaker-sched"). Exact names only: a prefix would also match unrelated programs.
 	for name in corosync pacemakerd pacemaker-based pacemaker-fence pacemaker-execd \
 		pacemaker-attrd pacemaker-sched pacemaker-contr; do
-		all+=($(pgrep -x "$name" || true))
+		mapfile -t -O "${#all[@]}" all < <(pgrep -x "$name" || true)
 	done
 	for p in "${all[@]}"; do
 		alive "$p" || continue
@@ -200,7 +200,7 @@ handle_foreign_stack() {
 		done
 		return 0
 	fi
-	die "another cluster stack is running (pids: $(echo $pids)); this script only runs its own single-node cluster. Stop it first."
+	die "another cluster stack is running (pids: ${pids//$'\n'/ }); this script only runs its own single-node cluster. Stop it first."
 }
 
 # The veth pair and the client namespace. Recreated from scratch on every `up`, so a crashed run
@@ -311,6 +311,7 @@ start_pacemaker() {
 	install -m 0660 -o hacluster -g haclient /dev/null "$PACEMAKER_LOG"
 	# The inner shell records its own pid, then becomes pacemakerd (exec keeps the pid), inside a
 	# private mount namespace where the scratch directory hides the host's /var/lib/pacemaker.
+	# shellcheck disable=SC2016 # $$, $1 and $2 are the inner shell's
 	PCMK_logfile=$PACEMAKER_LOG PCMK_logfacility=none \
 		setsid unshare --mount --propagation slave \
 		sh -c 'echo $$ >"$1" && mount --bind "$2" /var/lib/pacemaker && exec pacemakerd' \
