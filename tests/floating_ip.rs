@@ -421,6 +421,35 @@ fn garp_sender_runs_in_background_and_stop_ends_it() {
         "start returned, so the 20-second gARP sender must still be running in the background \
          (did start send synchronously?)"
     );
+    // stop may run in a new agent process: the sender must be findable through a pid file
+    // under HA_RSCTMP.
+    let recorded: Vec<i32> = std::fs::read_dir(agent.rsctmp())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter_map(|t| t.trim().parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        pids.iter().any(|p| recorded.contains(p)),
+        "no pid file under HA_RSCTMP ({}) names the sender; recorded {recorded:?}, running:\n{}",
+        agent.rsctmp().display(),
+        lab.agent.describe_pids()
+    );
+    if agent.is_storha() {
+        // Detached with setsid: not in the session of whoever ran the agent, so killing the
+        // agent's session or process group on timeout does not take the sender down mid-way,
+        // and the sender holds no controlling terminal.
+        let ours = nix::unistd::getsid(None).expect("getsid").as_raw();
+        for p in &pids {
+            let sid = session_of(*p);
+            assert!(
+                sid.is_some() && sid != Some(ours),
+                "background sender {p} must run in its own session (setsid); sid {sid:?}, ours {ours}"
+            );
+        }
+    }
     cap.wait_until("a first gARP", DEADLINE, |f| {
         !arps_for(f, Ipv4Addr::new(192, 0, 2, 15)).is_empty()
     });
@@ -443,6 +472,14 @@ fn garp_sender_runs_in_background_and_stop_ends_it() {
         n < 40,
         "stop must interrupt the sender, yet all {n} gARPs were sent"
     );
+}
+
+/// The session id of `pid`, from /proc/PID/stat (the field after state, ppid, pgrp).
+fn session_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parentheses: the fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(3)?.parse().ok()
 }
 
 #[test]
@@ -889,6 +926,14 @@ fn hostile_parameters_are_rejected_and_run_nothing() {
             }
         }
     }
+    // An injected command could also run late, from a background child: judge the canary
+    // once more after every process in the namespace has ended.
+    lab.agent
+        .wait_no_pids("no process to remain after the hostile-parameter runs");
+    assert!(
+        !canary.exists(),
+        "a hostile parameter was executed by a background process (canary {c} created)"
+    );
     assert!(
         failures.is_empty(),
         "{} hostile-parameter checks failed:\n\n{}",
