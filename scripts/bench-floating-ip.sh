@@ -149,13 +149,14 @@ main() {
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	kernel=$(uname -r)
 	ra_ver=$(dpkg-query -W -f='${Version}' resource-agents 2>/dev/null || echo unknown)
-	storha_ver=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
+	storha_ver=$("$STORHA_BIN" --version 2>/dev/null | head -n 1 || true)
+	storha_ver="${storha_ver:-storha} ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "no git"))"
 
 	mkdir -p "$(dirname "$OUT")"
 	{
 		echo "floating-ip monitor vs IPaddr2 monitor ($(date -u +%Y-%m-%d))"
 		echo "$RUNS monitors each, alternating, fresh process per call, OCF_RESKEY_CRM_meta_interval=10000"
-		echo "host: $cpu, $(nproc) CPUs, Linux $kernel; resource-agents $ra_ver; storha $storha_ver"
+		echo "host: $cpu, $(nproc) CPUs, Linux $kernel; resource-agents $ra_ver; $storha_ver"
 		echo
 		printf '%-24s %9s %11s %8s %8s %16s\n' agent "mean ms" "median ms" "p95 ms" "min ms" "execs/monitor"
 		printf '%-24s %9s %11s %8s %8s %16s\n' ocf:storha:floating-ip "$s_mean" "$s_med" "$s_p95" "$s_min" "$s_exec"
