@@ -102,6 +102,15 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "v6 preferred_lft=3600",
+        params: &[
+            ("ip", "2001:db8:1::15"),
+            ("nic", "fip0"),
+            ("nodad", "true"),
+            ("preferred_lft", "3600"),
+        ],
+    },
+    Case {
         name: "v6 /128 nodad noprefix",
         params: &[
             ("ip", "2001:db8:2::1"),

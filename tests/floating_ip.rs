@@ -1114,3 +1114,90 @@ fn usage_and_methods() {
         }
     }
 }
+
+#[test]
+fn start_brings_the_nic_up() {
+    root_or_skip!("start_brings_the_nic_up");
+    let lab = Lab::new();
+    lab.agent.ip(&["link", "set", "fip0", "down"]);
+    let agent = Agent::under_test();
+    let p = [
+        ("ip", "192.0.2.91"),
+        ("nic", "fip0"),
+        ("cidr_netmask", "24"),
+        ("arp_count", "1"),
+    ];
+    // An administratively down nic is not a reason to fail: start sets it up.
+    agent.run(&lab.agent, "start", &p).expect_code(0);
+    let link = lab.agent.link("fip0");
+    assert!(
+        link["flags"]
+            .as_array()
+            .map(|f| f.iter().any(|x| x == "UP"))
+            .unwrap_or(false),
+        "start must set the nic up: {link}"
+    );
+    only_on(&lab.agent, "fip0", "192.0.2.91");
+    wait_for("fip0 to have carrier again", DEADLINE, || {
+        (lab.agent.operstate("fip0") == "UP").then_some(())
+    });
+    agent.monitor(&lab.agent, &p).expect_code(0);
+
+    // Administratively down after start: the address is unusable, monitor must say so.
+    lab.agent.ip(&["link", "set", "fip0", "down"]);
+    agent.monitor(&lab.agent, &p).expect_failure(&[1, 7]);
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+    absent(&lab.agent, "192.0.2.91");
+}
+
+#[test]
+fn monitor_looks_on_the_configured_nic() {
+    root_or_skip!("monitor_looks_on_the_configured_nic");
+    let lab = two_nic_lab();
+    // Someone configured the address by hand on the other nic: the resource (nic=fip0) is not
+    // running as configured. "Not running" (7) or "failed" (1, with a reason) are both honest;
+    // "running" is not.
+    lab.agent
+        .ip(&["addr", "add", "192.0.2.150/25", "dev", "fip1"]);
+    let agent = Agent::under_test();
+    let p = [
+        ("ip", "192.0.2.150"),
+        ("nic", "fip0"),
+        ("cidr_netmask", "24"),
+    ];
+    for r in [agent.probe(&lab.agent, &p), agent.monitor(&lab.agent, &p)] {
+        if r.code != 7 {
+            r.expect_failure(&[1]);
+        }
+    }
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+    assert!(
+        lab.agent.find_addr("fip0", "192.0.2.150").is_none(),
+        "stop must leave nothing on fip0"
+    );
+    let r = agent.probe(&lab.agent, &p);
+    assert_ne!(
+        r.code,
+        0,
+        "after stop the resource must not be reported running:\n{}",
+        r.describe()
+    );
+}
+
+#[test]
+fn ipv6_link_local_needs_nic() {
+    root_or_skip!("ipv6_link_local_needs_nic");
+    let lab = Lab::new();
+    let agent = Agent::under_test();
+    // fe80::/64 exists on every IPv6 nic: without nic the choice would be arbitrary.
+    let p = [("ip", "fe80::10")];
+    agent.run(&lab.agent, "start", &p).expect_failure(&[2, 6]);
+    absent(&lab.agent, "fe80::10");
+    let pn = [("ip", "fe80::10"), ("nic", "fip0"), ("nodad", "true")];
+    agent.run(&lab.agent, "start", &pn).expect_code(0);
+    let got = only_on(&lab.agent, "fip0", "fe80::10");
+    assert_eq!(got.prefixlen, 64, "{got:?}");
+    agent.monitor(&lab.agent, &pn).expect_code(0);
+    agent.run(&lab.agent, "stop", &pn).expect_code(0);
+    absent(&lab.agent, "fe80::10");
+}
