@@ -639,6 +639,63 @@ fn unsolicited_na_on_veth() {
     });
 }
 
+#[test]
+fn arp_probe_finds_the_owner() {
+    if !is_root() {
+        return;
+    }
+    in_netns(|| {
+        let nl = Netlink::open().unwrap();
+        let (a, b) = veth_pair(&nl, "sth0", "sth1");
+        nl.set_link_up(a.index).unwrap();
+        nl.set_link_up(b.index).unwrap();
+        wait_oper_up(&nl, a.index);
+        wait_oper_up(&nl, b.index);
+        nl.add_addr(&AddAddr::new(b.index, "192.0.2.30".parse().unwrap(), 24))
+            .unwrap();
+        let mac = a.mac.unwrap();
+        let wait = Duration::from_millis(300);
+
+        let t = std::time::Instant::now();
+        let owner = arp_probe(a.index, mac, Ipv4Addr::new(192, 0, 2, 30), 3, wait, wait).unwrap();
+        assert_eq!(owner, b.mac, "sth1 answers for its address");
+        assert!(
+            t.elapsed() < Duration::from_millis(600),
+            "returns at the first answer"
+        );
+
+        let t = std::time::Instant::now();
+        let nobody = arp_probe(
+            a.index,
+            mac,
+            Ipv4Addr::new(192, 0, 2, 31),
+            2,
+            Duration::from_millis(100),
+            wait,
+        )
+        .unwrap();
+        assert_eq!(nobody, None);
+        assert!(t.elapsed() >= Duration::from_millis(400));
+
+        assert_eq!(
+            arp_probe(a.index, mac, Ipv4Addr::new(192, 0, 2, 30), 0, wait, wait).unwrap(),
+            None
+        );
+        // The probe taught the other side nothing (sender IP 0.0.0.0).
+        let j = ip_json(&["neigh", "show", "dev", "sth1"]);
+        assert!(
+            !j.as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["lladdr"] == mac_text(&mac)
+                    && n["dst"].as_str().is_some_and(|d| d.starts_with("192.0.2."))),
+            "{j}"
+        );
+        let e = arp_probe(999_999, mac, Ipv4Addr::new(192, 0, 2, 30), 1, wait, wait).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENODEV), "{e}");
+    });
+}
+
 /// Prints raw netlink answers in a namespace set up like the fixtures in
 /// netlink_tests.rs; run with --ignored --nocapture to refresh them.
 #[test]

@@ -28,7 +28,7 @@ pub use netlink::{
     RTN_LOCAL, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE, RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };
 #[allow(unused_imports)]
-pub use packet::{send_announcements, send_garp, send_unsolicited_na, ArpKind};
+pub use packet::{arp_probe, send_announcements, send_garp, send_unsolicited_na, ArpKind};
 
 /// An errno rendered the way operators expect to read it in a log line:
 /// the C library text followed by the symbolic name.

@@ -311,6 +311,170 @@ pub fn send_announcements(
     }
 }
 
+/// An RFC 5227 ARP probe asking whether anyone holds `ip`: sender IP
+/// 0.0.0.0 so that no neighbour cache learns anything from it, target
+/// hardware address zero.
+pub fn arp_probe_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; ARP_FRAME_LEN] {
+    let mut f = garp_frame(mac, ip, ArpKind::Request);
+    f[ETH_HLEN + 14..ETH_HLEN + 18].fill(0);
+    f
+}
+
+/// Whether a received frame shows another host using `ip`, and if so its
+/// hardware address: an ARP request or reply sent from `ip`, or another
+/// host's probe for `ip` (RFC 5227 section 2.1.1: both probing at once).
+/// Frames carrying our own hardware address are ours and never conflict.
+pub fn arp_conflict(frame: &[u8], our_mac: [u8; 6], ip: Ipv4Addr) -> Option<[u8; 6]> {
+    let a = frame.get(ETH_HLEN..ETH_HLEN + 28)?;
+    if frame.get(12..14)? != ETH_P_ARP.to_be_bytes()
+        || a[0..2] != ARPHRD_ETHER.to_be_bytes()
+        || a[2..4] != ETH_P_IP.to_be_bytes()
+        || a[4] != 6
+        || a[5] != 4
+    {
+        return None;
+    }
+    let op = u16::from_be_bytes([a[6], a[7]]);
+    let sha: [u8; 6] = a[8..14].try_into().ok()?;
+    let spa = &a[14..18];
+    let tpa = &a[24..28];
+    if sha == our_mac {
+        return None;
+    }
+    let from_ip = spa == ip.octets() && (op == ARPOP_REQUEST || op == ARPOP_REPLY);
+    let rival_probe = op == ARPOP_REQUEST && spa == [0; 4] && tpa == ip.octets();
+    (from_ip || rival_probe).then_some(sha)
+}
+
+/// A socket that receives the ARP frames of one interface.
+struct ArpListener {
+    fd: OwnedFd,
+}
+
+impl ArpListener {
+    fn open(op: &str, ifindex: u32) -> Result<ArpListener, NetError> {
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                libc::c_int::from(ETH_P_ARP.to_be()),
+            )
+        };
+        if raw < 0 {
+            return Err(NetError::last_os(format!("{op}: open packet socket")));
+        }
+        // SAFETY: raw is a freshly created descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let sa = ll_sockaddr(ifindex, ETH_P_ARP, [0; 6]).map_err(|e| NetError::os(op, e))?;
+        // SAFETY: sa is a valid sockaddr_ll and the length matches it.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(NetError::last_os(format!(
+                "{op}: bind to ifindex {ifindex}"
+            )));
+        }
+        Ok(ArpListener { fd })
+    }
+
+    /// Reads frames until `deadline`, returning the first one `check`
+    /// accepts. Frames this host sent itself are skipped.
+    fn watch<T>(
+        &self,
+        op: &str,
+        deadline: std::time::Instant,
+        check: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Option<T>, NetError> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut buf = [0u8; 256];
+        loop {
+            // Drain whatever is queued.
+            loop {
+                // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
+                let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+                let mut fromlen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                // SAFETY: buf is a live writable buffer of its length and
+                // from/fromlen describe a writable sockaddr_ll.
+                let n = unsafe {
+                    libc::recvfrom(
+                        self.fd.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut from as *mut libc::sockaddr_ll).cast(),
+                        &mut fromlen,
+                    )
+                };
+                if n < 0 {
+                    match Errno::last() {
+                        Errno::EAGAIN => break,
+                        Errno::EINTR => continue,
+                        e => return Err(NetError::os(format!("{op}: receive"), e)),
+                    }
+                }
+                if from.sll_pkttype == libc::PACKET_OUTGOING {
+                    continue;
+                }
+                let len = (n as usize).min(buf.len());
+                if let Some(found) = check(&buf[..len]) {
+                    return Ok(Some(found));
+                }
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let ms = (deadline - now).as_millis().clamp(1, u128::from(u16::MAX)) as u16;
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(NetError::os(format!("{op}: poll"), e)),
+            }
+        }
+    }
+}
+
+/// IPv4 duplicate address detection (RFC 5227 probing, like `arping -D`):
+/// sends `count` ARP probes for `ip`, `interval` apart, and listens until
+/// `wait` after the last one. Returns the hardware address of a host that
+/// uses `ip`, or None if nobody answered. Run it before adding the address:
+/// a host answers probes only for addresses it has.
+pub fn arp_probe(
+    ifindex: u32,
+    mac: [u8; 6],
+    ip: Ipv4Addr,
+    count: u32,
+    interval: Duration,
+    wait: Duration,
+) -> Result<Option<[u8; 6]>, NetError> {
+    let op = format!("probe for {ip} on ifindex {ifindex}");
+    if count == 0 {
+        return Ok(None);
+    }
+    // Listen before the first probe, so that no answer can slip past.
+    let listener = ArpListener::open(&op, ifindex)?;
+    let sender = PacketSender::open(&op, ifindex)?;
+    let frame = arp_probe_frame(mac, ip);
+    for i in 0..count {
+        sender
+            .send(&frame, ETH_P_ARP)
+            .map_err(|e| NetError::os(format!("{op}: probe {} of {count}", i + 1), e))?;
+        let pause = if i + 1 == count { wait } else { interval };
+        let deadline = std::time::Instant::now() + pause;
+        if let Some(owner) = listener.watch(&op, deadline, |f| arp_conflict(f, mac, ip))? {
+            return Ok(Some(owner));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -455,6 +619,76 @@ mod tests {
             // Including the stored checksum, the sum verifies to zero.
             assert_eq!(reference_checksum(&[&pseudo, &f[54..86]]), 0);
         }
+    }
+
+    #[test]
+    fn arp_probe_bytes() {
+        let ip = Ipv4Addr::new(192, 0, 2, 30);
+        let f = arp_probe_frame(MAC, ip);
+        assert_eq!(&f[0..6], &[0xff; 6]);
+        assert_eq!(&f[6..12], &MAC);
+        assert_eq!(&f[12..14], &[0x08, 0x06]);
+        assert_eq!(&f[20..22], &[0, 1], "request");
+        assert_eq!(&f[22..28], &MAC, "sender MAC");
+        assert_eq!(&f[28..32], &[0, 0, 0, 0], "sender IP unspecified");
+        assert_eq!(&f[32..38], &[0; 6], "target MAC zero");
+        assert_eq!(&f[38..42], &[192, 0, 2, 30], "target IP");
+        assert!(f[42..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn arp_conflicts() {
+        let ip = Ipv4Addr::new(192, 0, 2, 30);
+        let other = [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee];
+        // Another host's gratuitous ARP or reply from the address.
+        assert_eq!(
+            arp_conflict(&garp_frame(other, ip, ArpKind::Request), MAC, ip),
+            Some(other)
+        );
+        assert_eq!(
+            arp_conflict(&garp_frame(other, ip, ArpKind::Reply), MAC, ip),
+            Some(other)
+        );
+        // A reply to our probe: sender IP = the address, target IP 0.
+        let mut reply = garp_frame(other, ip, ArpKind::Reply);
+        reply[32..38].copy_from_slice(&MAC);
+        reply[38..42].fill(0);
+        assert_eq!(arp_conflict(&reply, MAC, ip), Some(other));
+        // Another host probing for the same address at the same time.
+        assert_eq!(
+            arp_conflict(&arp_probe_frame(other, ip), MAC, ip),
+            Some(other)
+        );
+        // Our own frames, other addresses, and non-ARP frames are not.
+        assert_eq!(arp_conflict(&arp_probe_frame(MAC, ip), MAC, ip), None);
+        assert_eq!(
+            arp_conflict(&garp_frame(MAC, ip, ArpKind::Request), MAC, ip),
+            None
+        );
+        let elsewhere = Ipv4Addr::new(192, 0, 2, 31);
+        assert_eq!(
+            arp_conflict(&garp_frame(other, elsewhere, ArpKind::Request), MAC, ip),
+            None
+        );
+        assert_eq!(
+            arp_conflict(&arp_probe_frame(other, elsewhere), MAC, ip),
+            None
+        );
+        // Somebody asking who has the address is not using it.
+        let mut query = garp_frame(other, elsewhere, ArpKind::Request);
+        query[38..42].copy_from_slice(&ip.octets());
+        assert_eq!(arp_conflict(&query, MAC, ip), None);
+        let mut op3 = garp_frame(other, ip, ArpKind::Request);
+        op3[21] = 3; // RARP request
+        assert_eq!(arp_conflict(&op3, MAC, ip), None);
+        let mut not_arp = garp_frame(other, ip, ArpKind::Request);
+        not_arp[12..14].copy_from_slice(&ETH_P_IP.to_be_bytes());
+        assert_eq!(arp_conflict(&not_arp, MAC, ip), None);
+        let f = garp_frame(other, ip, ArpKind::Request);
+        for cut in 0..42 {
+            assert_eq!(arp_conflict(&f[..cut], MAC, ip), None, "cut {cut}");
+        }
+        assert_eq!(arp_conflict(&f[..42], MAC, ip), Some(other));
     }
 
     #[test]
