@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! Neighbour cache updates after an address moves: gratuitous ARP for IPv4
-//! and unsolicited neighbour advertisements for IPv6, built here and sent on
-//! a raw packet socket bound to the interface.
+//! Neighbour cache updates after an address moves (gratuitous ARP for
+//! IPv4, unsolicited neighbour advertisements for IPv6) and RFC 5227 ARP
+//! probes before an IPv4 address is taken, all built here and sent on raw
+//! packet sockets bound to the interface.
 //!
 //! ARP choices: a [`ArpKind::Request`] is an RFC 5227 ARP announcement
 //! (sender and target IP both the address, target hardware address zero),
 //! the form the Linux kernel itself sends; heartbeat's send_arp also sends a
 //! request but fills the target hardware address with the broadcast address,
 //! which receivers ignore for requests. A [`ArpKind::Reply`] follows
-//! `arping -A`: target hardware address = our own MAC. Both go to the
-//! Ethernet broadcast address and are padded to the 60-byte minimum frame.
+//! `arping -A`: target hardware address = our own MAC, which Linux requires
+//! before it treats a reply as gratuitous. Both go to the Ethernet
+//! broadcast address and are padded to the 60-byte minimum frame.
+//!
+//! Only Ethernet-like links (6-byte hardware addresses) are handled.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
