@@ -12,7 +12,7 @@ PROVIDER := storha
 # Every name the binary answers to as an OCF agent (symlinks in resource.d/storha/).
 OCF_AGENTS := floating-ip
 # Fence agents go to $(SBINDIR) because pacemaker-fenced only lists fence_* there.
-FENCE_AGENTS :=
+FENCE_AGENTS := fence_ipstrip
 
 RELEASE_BIN := target/release/storha
 

@@ -4,17 +4,41 @@
 use crate::agents;
 use crate::ocf::{self, AgentMeta, OcfEnv, Outcome, RunOpts};
 
+/// Which API an agent speaks: OCF (resource agents, action as argument,
+/// parameters in the environment) or the fence agent API (options on stdin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ocf,
+    Fence,
+}
+
 pub struct Entry {
     pub name: &'static str,
+    pub kind: Kind,
     pub meta: fn() -> &'static AgentMeta,
     pub run: fn(&str, &OcfEnv, RunOpts) -> Outcome,
 }
 
-pub const AGENTS: &[Entry] = &[Entry {
-    name: "floating-ip",
-    meta: <agents::floating_ip::FloatingIp as ocf::Agent>::meta,
-    run: ocf::run::<agents::floating_ip::FloatingIp>,
-}];
+pub const AGENTS: &[Entry] = &[
+    Entry {
+        name: "floating-ip",
+        kind: Kind::Ocf,
+        meta: <agents::floating_ip::FloatingIp as ocf::Agent>::meta,
+        run: ocf::run::<agents::floating_ip::FloatingIp>,
+    },
+    Entry {
+        name: agents::ipstrip::NAME,
+        kind: Kind::Fence,
+        meta: agents::ipstrip::meta,
+        run: agents::ipstrip::run,
+    },
+    Entry {
+        name: agents::ipstrip::ALIAS,
+        kind: Kind::Fence,
+        meta: agents::ipstrip::meta_alias,
+        run: agents::ipstrip::run,
+    },
+];
 
 /// Exact match on the file name: agent names contain `-` and no extension,
 /// so neither a suffix match nor a file stem would be right.
@@ -31,8 +55,12 @@ mod tests {
         for (i, e) in AGENTS.iter().enumerate() {
             assert_eq!((e.meta)().name, e.name);
             assert!(AGENTS[i + 1..].iter().all(|o| o.name != e.name));
-            crate::ocf::metadata::check_meta((e.meta)());
+            if e.kind == Kind::Ocf {
+                crate::ocf::metadata::check_meta((e.meta)());
+            }
         }
+        assert_eq!(find("fence_ipstrip").map(|e| e.kind), Some(Kind::Fence));
+        assert_eq!(find("ipstrip-stonith").map(|e| e.kind), Some(Kind::Fence));
         assert!(find("floating-ip").is_some());
         assert!(find("floating").is_none());
         assert!(find("storha").is_none());

@@ -4,3 +4,4 @@
 //! and `mod.rs` with the `Agent` implementation.
 
 pub mod floating_ip;
+pub mod ipstrip;
