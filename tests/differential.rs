@@ -6,6 +6,9 @@
 //! What legitimately differs is normalised away: interface indexes, link-local addresses and
 //! remaining lifetimes (only "forever", "0" or "finite" is compared).
 
+// A test reports failures by panicking.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use common::*;

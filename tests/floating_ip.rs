@@ -6,6 +6,9 @@
 //! `common::Agent::under_test()`: storha by default, `STORHA_TEST_AGENT=ipaddr2` to check a
 //! scenario against the reference agent.
 
+// A test reports failures by panicking.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -4,6 +4,9 @@
 //! as `nobody`, DTD validation, probes, idempotent start/stop, exit code 3 for what is not
 //! implemented.
 
+// A test reports failures by panicking.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use common::*;

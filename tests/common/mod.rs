@@ -211,8 +211,10 @@ pub fn run_command(mut cmd: Command, timeout: Duration) -> Run {
     let io = TempDir::new("io");
     let out_path = io.path().join("stdout");
     let err_path = io.path().join("stderr");
-    let out = File::create(&out_path).expect("creating stdout capture file");
-    let err = File::create(&err_path).expect("creating stderr capture file");
+    let out =
+        File::create(&out_path).unwrap_or_else(|e| panic!("creating {}: {e}", out_path.display()));
+    let err =
+        File::create(&err_path).unwrap_or_else(|e| panic!("creating {}: {e}", err_path.display()));
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     let mut child = cmd
         .spawn()
@@ -372,9 +374,10 @@ impl Netns {
     }
 
     pub fn mac(&self, dev: &str) -> String {
-        self.link(dev)["address"]
+        let link = self.link(dev);
+        link["address"]
             .as_str()
-            .expect("link has a MAC address")
+            .unwrap_or_else(|| panic!("{dev} has no MAC address in {}: {link}", self.name))
             .to_string()
     }
 
@@ -779,7 +782,9 @@ impl Agent {
     }
 
     pub fn path_str(&self) -> &str {
-        self.path.to_str().expect("agent path is UTF-8")
+        self.path
+            .to_str()
+            .unwrap_or_else(|| panic!("agent path {} is not UTF-8", self.path.display()))
     }
 
     pub fn rsctmp(&self) -> &Path {
@@ -1078,7 +1083,7 @@ fn capture_loop(sock: &Fd, frames: &Mutex<Vec<Frame>>, stop: &AtomicBool) {
             continue; // timeout (EAGAIN) or EINTR: check the stop flag again
         }
         // Only what arrives at the peer counts, not what the peer itself sends.
-        if from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+        if from.sll_pkttype == libc::PACKET_OUTGOING {
             continue;
         }
         let data = &buf[..n as usize];
