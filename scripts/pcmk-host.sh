@@ -33,8 +33,10 @@
 #   corosync/pacemakerd runs, `up` refuses, except for the case of a fresh Debian install where
 #   systemd started the packaged stack with an empty CIB: those units are stopped and restarted
 #   again by `down`.
-# * Every daemon runs in its own session (setsid) and its pid is recorded; `down` stops them by
-#   pid, then kills whatever is left in those sessions (agents' helpers), nothing else.
+# * Both daemons run in their own session (setsid) and their pids are recorded; `down` stops
+#   them by pid (SIGTERM: pacemakerd stops the resources first), then kills what is left of
+#   them and nothing else: corosync's session, and the processes of pacemaker's private mount
+#   namespace (subdaemons, agents, their helpers) with their descendants.
 #
 # Environment (all optional): STORHA_PCMK_STATE (/run/storha-pcmk), STORHA_PCMK_LOGDIR
 # (/var/log/storha-pcmk), STORHA_PCMK_TIMEOUT (seconds to wait for the DC, 90).
@@ -113,15 +115,12 @@ session_pids() {
 # after a crash has lost the pid files. Their descendants are included (a helper that entered
 # yet another mount namespace, e.g. through `ip netns exec`, is still a child of one of them).
 pcmk_pids() {
-	local mp ours=() p
-	for mp in /proc/[0-9]*/mountinfo; do
-		p=${mp#/proc/}
-		p=${p%/mountinfo}
-		# Field 4 is the mount's root inside its filesystem: $PCMK_LIB itself, or a suffix of it
-		# when /run is a tmpfs of its own.
-		awk -v root="$PCMK_LIB" '$5 == "/var/lib/pacemaker" && $4 ~ /\/var-lib-pacemaker$/ &&
-			substr(root, length(root) - length($4) + 1) == $4 { found = 1 } END { exit !found }' \
-			"$mp" 2>/dev/null && ours+=("$p")
+	local ours=() f
+	# mountinfo fields 4 and 5: the mount's root inside its filesystem (the scratch directory,
+	# or its path below /run when /run is a tmpfs of its own) and the mount point.
+	for f in $(grep -lF -- "/$(basename "$PCMK_LIB") /var/lib/pacemaker " /proc/[0-9]*/mountinfo 2>/dev/null || true); do
+		f=${f#/proc/}
+		ours+=("${f%/mountinfo}")
 	done
 	[ ${#ours[@]} -gt 0 ] || return 0
 	ps -eo pid=,ppid= | awk -v roots="${ours[*]}" '
