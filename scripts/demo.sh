@@ -110,7 +110,7 @@ show storha floating-ip monitor --param ip="$VIP" --param nic="$NIC"
 if [ "$KEEP" = 1 ]; then
 	step "6/6 KEEP=1: leaving the cluster up"
 	info "look around:  crm_mon -1 ; crm configure show ; ip addr show dev $NIC"
-	info "try a move:   ip addr del $VIP/24 dev $NIC   (the monitor notices within 10 s and Pacemaker restores it)"
+	info "break it:     ip addr del $VIP/24 dev $NIC   (the monitor notices within 10 s, Pacemaker restores it)"
 	info "logs:         $PACEMAKER_LOG"
 	info "when done:    scripts/pcmk-host.sh down"
 	exit 0
@@ -121,5 +121,6 @@ show crm resource stop "$RSC"
 wait_until 60 "$VIP removed from $NIC" vip_gone
 show ip addr show dev "$NIC"
 show crm configure delete "$RSC"
-# The EXIT trap takes the cluster down.
+scripts/pcmk-host.sh down
+cluster_started=0
 printf '\n%sdemo: success%s: Pacemaker started, monitored and stopped %s with ocf:storha:floating-ip\n' "$B" "$N" "$VIP"
