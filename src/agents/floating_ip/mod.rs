@@ -169,6 +169,36 @@ fn wait_dad(ctx: &Ctx, nl: &Netlink, cfg: &Config, t: &Target) -> Result<(), Ocf
     }
 }
 
+/// IPv4 duplicate address detection before the address is added (what
+/// IPaddr2 does with `arping -D -c 2 -w 3`): two RFC 5227 probes and a short
+/// wait, bounded by what is left of the start timeout.
+fn duplicate_check(ctx: &Ctx, link: &Link, ip: std::net::Ipv4Addr) -> Result<(), OcfError> {
+    let Some(mac) = link.mac else {
+        log::info!(
+            "{} has no Ethernet address; duplicate check skipped",
+            link.name
+        );
+        return Ok(());
+    };
+    let wait = Duration::from_secs(1).min(ctx.deadline.remaining() / 2);
+    match net::arp_probe(link.index, mac, ip, 2, Duration::from_millis(300), wait) {
+        Ok(None) => {
+            log::info!("no other host answers for {ip} on {}", link.name);
+            Ok(())
+        }
+        Ok(Some(other)) => Err(generic!(
+            "IPv4 address collision: {ip} is already used by {} on the network of {}",
+            other
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+            link.name
+        )),
+        Err(e) => Err(generic!("duplicate address check for {ip}: {e}")),
+    }
+}
+
 fn announce(cfg: &Config, link: &Link, count: u32) -> Result<(), OcfError> {
     let Some(mac) = link.mac else {
         log::info!(
@@ -280,6 +310,12 @@ impl Agent for FloatingIp {
             nl.set_link_up(t.link.index).map_err(net_err)?;
             return Ok(());
         }
+        if cfg.run_arping {
+            if let IpAddr::V4(v4) = cfg.ip {
+                nl.set_link_up(t.link.index).map_err(net_err)?;
+                duplicate_check(ctx, &t.link, v4)?;
+            }
+        }
         let mut req = AddAddr::new(t.link.index, cfg.ip, t.prefix);
         req.broadcast = broadcast_for(cfg.broadcast, &cfg.ip, t.prefix);
         req.label = cfg.label_for(&t.link.name);
@@ -293,10 +329,24 @@ impl Agent for FloatingIp {
             Err(e) if e.errno() == Some(libc::EEXIST) => log::warn!("{e}"),
             Err(e) => return Err(net_err(e)),
         }
-        if !t.link.up {
-            log::info!("bringing {} up", t.link.name);
-        }
         nl.set_link_up(t.link.index).map_err(net_err)?;
+        if !t.link.up {
+            // Frames sent in the moment after a link comes up are dropped
+            // while the kernel reports success: wait until it is operational.
+            log::info!("brought {} up", t.link.name);
+            let wait = Duration::from_secs(3).min(ctx.deadline.remaining() / 2);
+            if nl
+                .wait_oper_up(t.link.index, wait)
+                .map_err(net_err)?
+                .is_none()
+            {
+                log::warn!(
+                    "{} is not operational after {:.1}s",
+                    t.link.name,
+                    wait.as_secs_f64()
+                );
+            }
+        }
         if cfg.ip.is_ipv6() && !req.nodad {
             wait_dad(ctx, &nl, cfg, &t)?;
         }
