@@ -1204,3 +1204,107 @@ fn ipv6_link_local_needs_nic() {
     agent.run(&lab.agent, "stop", &pn).expect_code(0);
     absent(&lab.agent, "fe80::10");
 }
+
+#[test]
+fn arp_interval_spaces_the_announcements() {
+    root_or_skip!("arp_interval_spaces_the_announcements");
+    let lab = Lab::new();
+    let agent = Agent::under_test();
+    let ip = Ipv4Addr::new(192, 0, 2, 92);
+    let p = [
+        ("ip", "192.0.2.92"),
+        ("nic", "fip0"),
+        ("arp_count", "4"),
+        ("arp_interval", "400"),
+    ];
+    let cap = Capture::start(&lab.peer, "peer0");
+    agent.run(&lab.agent, "start", &p).expect_code(0);
+    cap.wait_until("4 gARP requests", Duration::from_secs(60), |f| {
+        arp_request_times(f, ip).len() >= 4
+    });
+    lab.agent.wait_no_pids("the gARP sender to finish");
+    let frames = cap.finish();
+    check_garps(&arps_for(&frames, ip), ip, 4);
+    // Kernel receive timestamps of the 4 requests must span at least 3 intervals: a loaded
+    // machine only stretches the schedule (10% slack for timer rounding). The span, not each
+    // gap, because a sender keeping an absolute schedule catches up after a late send.
+    let times = arp_request_times(&frames, ip);
+    let span = times[times.len() - 1].saturating_sub(times[0]);
+    assert!(
+        span >= Duration::from_millis(3 * 400 * 9 / 10),
+        "arp_interval=400 with 4 announcements must take at least ~1.2 s, took {span:?} ({times:?})"
+    );
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+}
+
+#[test]
+fn stop_ends_only_its_own_sender() {
+    root_or_skip!("stop_ends_only_its_own_sender");
+    let lab = Lab::new();
+    // Two resources on the same nic, each announcing for 20 s.
+    let (a, b) = (Agent::under_test(), Agent::under_test());
+    let pa = [
+        ("ip", "192.0.2.93"),
+        ("nic", "fip0"),
+        ("arp_count", "40"),
+        ("arp_interval", "500"),
+    ];
+    let pb = [
+        ("ip", "192.0.2.94"),
+        ("nic", "fip0"),
+        ("arp_count", "40"),
+        ("arp_interval", "500"),
+    ];
+    a.run(&lab.agent, "start", &pa).expect_code(0);
+    let after_a = lab.agent.pids();
+    b.run(&lab.agent, "start", &pb).expect_code(0);
+    let b_senders: Vec<i32> = lab
+        .agent
+        .pids()
+        .into_iter()
+        .filter(|p| !after_a.contains(p))
+        .collect();
+    assert!(
+        !b_senders.is_empty(),
+        "b's sender must be running:\n{}",
+        lab.agent.describe_pids()
+    );
+    a.run(&lab.agent, "stop", &pa).expect_code(0);
+    absent(&lab.agent, "192.0.2.93");
+    only_on(&lab.agent, "fip0", "192.0.2.94");
+    let still: Vec<i32> = lab.agent.pids();
+    assert!(
+        b_senders.iter().all(|p| still.contains(p)),
+        "stopping a must not end b's sender {b_senders:?}; running now:\n{}",
+        lab.agent.describe_pids()
+    );
+    // And b's announcements continue.
+    let cap = Capture::start(&lab.peer, "peer0");
+    cap.wait_until("b's gARPs to continue after a's stop", DEADLINE, |f| {
+        !arps_for(f, Ipv4Addr::new(192, 0, 2, 94)).is_empty()
+    });
+    b.run(&lab.agent, "stop", &pb).expect_code(0);
+    lab.agent.wait_no_pids("b's stop to end its sender");
+    absent(&lab.agent, "192.0.2.94");
+}
+
+#[test]
+fn probe_with_a_nic_that_never_existed() {
+    root_or_skip!("probe_with_a_nic_that_never_existed");
+    let lab = Lab::new();
+    let agent = Agent::under_test();
+    // Pacemaker probes every node, including those without this nic; only "not running" (or
+    // "not installed here") keeps the resource allowed elsewhere.
+    let p = [
+        ("ip", "192.0.2.95"),
+        ("nic", "nosuch0"),
+        ("cidr_netmask", "24"),
+    ];
+    let r = agent.probe(&lab.agent, &p);
+    assert!(
+        r.code == 7 || r.code == 5,
+        "probe must answer 7 (or 5):\n{}",
+        r.describe()
+    );
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+}

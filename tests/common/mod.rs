@@ -898,6 +898,9 @@ fn instance_name() -> String {
 pub struct Frame {
     pub data: Vec<u8>,
     pub at: Instant,
+    /// When the kernel received the frame (SIOCGSTAMP), since the epoch: unlike `at`, not
+    /// delayed by the capture thread being scheduled late, so spacing can be measured.
+    pub kernel_ts: Option<Duration>,
 }
 
 /// An AF_PACKET socket inside a namespace, bound to one interface, collecting incoming ARP
@@ -1062,6 +1065,9 @@ fn open_capture_socket(nspath: &Path, ifname: &str) -> Result<Fd, String> {
     Ok(fd)
 }
 
+/// `SIOCGSTAMP` from <linux/sockios.h> (0x8906 on 64-bit targets; libc does not export it).
+const SIOCGSTAMP: libc::c_ulong = 0x8906;
+
 fn capture_loop(sock: &Fd, frames: &Mutex<Vec<Frame>>, stop: &AtomicBool) {
     let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::SeqCst) {
@@ -1088,12 +1094,21 @@ fn capture_loop(sock: &Fd, frames: &Mutex<Vec<Frame>>, stop: &AtomicBool) {
         }
         let data = &buf[..n as usize];
         if parse_arp(data).is_some() || parse_na(data).is_some() {
+            let mut tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            };
+            // SAFETY: SIOCGSTAMP writes one timeval, the timestamp of the last frame read.
+            let rc = unsafe { libc::ioctl(sock.0, SIOCGSTAMP as _, &mut tv as *mut libc::timeval) };
+            let kernel_ts = (rc == 0)
+                .then(|| Duration::new(tv.tv_sec as u64, (tv.tv_usec as u32).saturating_mul(1000)));
             frames
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(Frame {
                     data: data.to_vec(),
                     at: Instant::now(),
+                    kernel_ts,
                 });
         }
     }
@@ -1246,6 +1261,15 @@ pub fn parse_na(f: &[u8]) -> Option<Na> {
         target: v6(&icmp[8..24]),
         target_lladdr,
     })
+}
+
+/// Kernel receive times of the gratuitous ARP requests for `ip`, in arrival order.
+pub fn arp_request_times(frames: &[Frame], ip: Ipv4Addr) -> Vec<Duration> {
+    frames
+        .iter()
+        .filter(|f| parse_arp(&f.data).is_some_and(|a| a.sender_ip == ip && a.op == 1))
+        .map(|f| f.kernel_ts.expect("SIOCGSTAMP gave a receive timestamp"))
+        .collect()
 }
 
 /// The ARP frames in `frames` announcing `ip`.
