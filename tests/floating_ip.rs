@@ -1308,3 +1308,49 @@ fn probe_with_a_nic_that_never_existed() {
     );
     agent.run(&lab.agent, "stop", &p).expect_code(0);
 }
+
+/// The capture parsers themselves, on hand-built frames (no root needed): a wrong parser would
+/// make the gARP/NA tests pass or fail for the wrong reason.
+#[test]
+fn frame_parsers_decode_known_frames() {
+    let mac = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x01];
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&mac);
+    arp.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&mac);
+    arp.extend_from_slice(&[192, 0, 2, 10]);
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&[192, 0, 2, 10]);
+    arp.resize(60, 0); // Ethernet padding
+    let a = parse_arp(&arp).expect("an ARP request");
+    assert_eq!(a.op, 1);
+    assert_eq!(mac_str(&a.eth_dst), "ff:ff:ff:ff:ff:ff");
+    assert_eq!(mac_str(&a.sender_mac), AGENT_MAC);
+    assert_eq!(a.sender_ip, Ipv4Addr::new(192, 0, 2, 10));
+    assert_eq!(a.target_ip, Ipv4Addr::new(192, 0, 2, 10));
+    assert!(parse_na(&arp).is_none());
+
+    let target: Ipv6Addr = "2001:db8:1::20".parse().expect("literal");
+    let mut na = vec![0x33, 0x33, 0, 0, 0, 1];
+    na.extend_from_slice(&mac);
+    na.extend_from_slice(&[0x86, 0xdd]);
+    na.extend_from_slice(&[0x60, 0, 0, 0, 0, 32, 58, 255]); // version, payload 32, ICMPv6, hlim
+    na.extend_from_slice(&target.octets()); // source
+    na.extend_from_slice(&"ff02::1".parse::<Ipv6Addr>().expect("literal").octets());
+    na.extend_from_slice(&[136, 0, 0, 0, 0x20, 0, 0, 0]); // type, code, checksum, flags O
+    na.extend_from_slice(&target.octets());
+    na.extend_from_slice(&[2, 1]); // target link-layer address option, 8 bytes
+    na.extend_from_slice(&mac);
+    let n = parse_na(&na).expect("a neighbour advertisement");
+    assert!(n.override_flag && !n.solicited && !n.router);
+    assert_eq!(n.hop_limit, 255);
+    assert_eq!(n.target, target);
+    assert_eq!(n.ip_dst, "ff02::1".parse::<Ipv6Addr>().expect("literal"));
+    assert_eq!(
+        n.target_lladdr.map(|m| mac_str(&m)).as_deref(),
+        Some(AGENT_MAC)
+    );
+    assert!(parse_arp(&na).is_none());
+    na[54] = 135; // a neighbour solicitation is not an advertisement
+    assert!(parse_na(&na).is_none());
+}
