@@ -28,6 +28,8 @@ const CLIENT_NS: &str = "sth-demo-client";
 const OCF_PROVIDER_DIR: &str = "/usr/lib/ocf/resource.d/storha";
 const OCF_LINK: &str = "/usr/lib/ocf/resource.d/storha/floating-ip";
 const PACEMAKER_LOG: &str = "/var/log/storha-pcmk/pacemaker.log";
+/// Where the binary under test is copied for the duration of the test.
+const INSTALL_DIR: &str = "/run/storha-pacemaker-test";
 const DEFAULT_AGENT: &str = "ocf:storha:floating-ip";
 
 fn repo() -> PathBuf {
@@ -390,8 +392,17 @@ struct Harness {
 
 impl Harness {
     fn install_agent(&mut self, bin: &Path) {
-        // Like `make install`, but pointing straight at the binary under test, so that a
-        // possibly older /usr/bin/storha is neither used nor overwritten.
+        // Like `make install`, with a copy of the binary under test in a directory of its own:
+        // a possibly older /usr/bin/storha is neither used nor overwritten, and the copy is
+        // reachable by every user (Pacemaker's controller reads meta-data as hacluster, and a
+        // build directory may sit below a private home directory).
+        use std::os::unix::fs::PermissionsExt;
+        fs::create_dir_all(INSTALL_DIR).expect("create the test's install directory");
+        fs::set_permissions(INSTALL_DIR, fs::Permissions::from_mode(0o755))
+            .expect("chmod the test's install directory");
+        let copy = Path::new(INSTALL_DIR).join("storha");
+        fs::copy(bin, &copy).expect("copy the storha binary");
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod storha");
         if !Path::new(OCF_PROVIDER_DIR).is_dir() {
             fs::create_dir_all(OCF_PROVIDER_DIR).expect("create the storha OCF provider directory");
             self.created_provider_dir = true;
@@ -400,8 +411,12 @@ impl Harness {
         if Path::new(OCF_LINK).symlink_metadata().is_ok() {
             fs::remove_file(OCF_LINK).expect("remove the old floating-ip link");
         }
-        std::os::unix::fs::symlink(bin, OCF_LINK).expect("link floating-ip to the storha binary");
-        eprintln!("pacemaker test: {OCF_LINK} -> {}", bin.display());
+        std::os::unix::fs::symlink(&copy, OCF_LINK).expect("link floating-ip to the storha binary");
+        eprintln!(
+            "pacemaker test: {OCF_LINK} -> {} (copy of {})",
+            copy.display(),
+            bin.display()
+        );
     }
 }
 
@@ -430,6 +445,7 @@ impl Drop for Harness {
             let _ = fs::remove_dir(OCF_PROVIDER_DIR);
         }
         let _ = fs::remove_file(&self.crm_file);
+        let _ = fs::remove_dir_all(INSTALL_DIR);
     }
 }
 
@@ -466,8 +482,17 @@ fn floating_ip_under_pacemaker() {
         t0.elapsed().as_secs_f64()
     );
     h.install_agent(Path::new(env!("CARGO_BIN_EXE_storha")));
-    // Pacemaker must find the agent and get valid meta-data from it (as the controller does).
+    // Pacemaker must find the agent and get valid meta-data from it, also as the unprivileged
+    // user its controller runs as (it reads every agent's meta-data as hacluster).
     check("crm_resource", &["--show-metadata", &agent]);
+    let agent_path = match agent.split(':').collect::<Vec<_>>()[..] {
+        ["ocf", provider, kind] => format!("/usr/lib/ocf/resource.d/{provider}/{kind}"),
+        _ => panic!("STORHA_PCMK_TEST_AGENT must be ocf:PROVIDER:TYPE, not {agent}"),
+    };
+    check(
+        "runuser",
+        &["-u", "hacluster", "--", &agent_path, "meta-data"],
+    );
 
     // IPv4, the user-facing example as the README shows it.
     let v = &VIP4;
