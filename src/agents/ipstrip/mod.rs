@@ -372,6 +372,13 @@ fn build(o: &Options) -> Result<Box<dyn PowerSwitch>, FenceError> {
             http::Tls::None
         };
         let password = o.get("password").map(str::to_string);
+        let username = o.get("username").filter(|u| !u.is_empty());
+        // NETIO has no fixed user name (Tasmota's and Shelly's is admin).
+        if kind == web::Kind::Netio && password.is_some() && username.is_none() {
+            return Err(FenceError::Usage(
+                "netio needs username with password (the JSON API user)".into(),
+            ));
+        }
         if kind == web::Kind::Espurna && password.as_deref().map_or(true, str::is_empty) {
             return Err(FenceError::Usage(
                 "espurna needs its API key in password (or password_script)".into(),
@@ -507,6 +514,7 @@ mod tests {
             "device=tasmota\nip=h/x\n",
             "device=tasmota\nip=h\nipport=70000\n",
             "device=espurna\nip=h\n",
+            "device=netio\nip=h\npassword=x\n",
         ] {
             assert!(
                 matches!(build(&opts(bad)), Err(FenceError::Usage(_))),

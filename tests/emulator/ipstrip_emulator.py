@@ -1,0 +1,756 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A power strip emulator for fence_ipstrip's tests (and the lab).
+
+One process, one set of outlets, every protocol fence_ipstrip speaks:
+
+  HTTP (and HTTPS with --https):  ESPurna  /api/relay/N  (apikey = password)
+                                  Tasmota  /cm?cmnd=PowerN  (user/password in the query)
+                                  Shelly   /rpc/Switch.GetStatus, Switch.Set, Shelly.GetStatus
+                                           (digest SHA-256, user admin)
+                                  NETIO    /netio.json  (GET, POST; HTTP Basic)
+  SNMP v1/v2c over UDP:           APC PowerNet MIB, rack PDU or MasterSwitch (--apc-model)
+
+Outlets are numbered from 1; ESPurna relays and Shelly switch ids count from 0, so
+outlet N is relay/id N-1 there, as on a real one-relay-per-outlet device.
+
+A control API on its own port (always up, never faulty) lets a test read and set the
+outlets and inject faults:
+
+  GET  /state                         {"outlets": {"1": {"name": .., "on": ..}}, "fault": ..}
+  POST /set      {"outlet": 1, "on": true}
+  POST /fault    {"fault": "timeout"|"refuse"|"http500"|"malformed"|"auth"|"stuck",
+                  "outlet": N (for stuck)}
+  POST /clear
+
+Faults: timeout (requests are read and never answered), refuse (the HTTP and SNMP sockets
+are closed, so connections are refused), http500 (every HTTP request fails with 500,
+SNMP answers genErr), malformed (HTTP 200 with a body that is not what the protocol says,
+SNMP datagrams of garbage), auth (every credential is rejected), stuck (the outlet ignores
+OFF orders and stays ON).
+
+Secrets (password, communities) come from a file (--secrets FILE, lines key=value), never
+from the command line, so that they do not show in ps. Request logs never show queries.
+
+--hook 'CMD {outlet} {name} {state}' runs a command (no shell; placeholders substituted
+per argument) whenever an outlet changes state: in the lab, `lab/power {name} {state}`
+makes the outlet drive a VM's power.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import secrets as pysecrets
+import shlex
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.RLock()
+
+
+class Strip:
+    def __init__(self, n, names, switch_delay, hook):
+        self.outlets = {
+            i: {"name": names[i - 1] if i - 1 < len(names) else "outlet%d" % i, "on": True}
+            for i in range(1, n + 1)
+        }
+        self.pending = {}
+        self.fault = None
+        self.stuck = set()
+        self.switch_delay = switch_delay
+        self.hook = hook
+        self.orders = 0
+        self.history = []
+
+    def state(self, i):
+        with LOCK:
+            self._settle()
+            return self.outlets[i]["on"]
+
+    def _settle(self):
+        now = time.monotonic()
+        for i, (on, when) in list(self.pending.items()):
+            if now >= when:
+                del self.pending[i]
+                self._apply(i, on)
+
+    def _apply(self, i, on):
+        if self.outlets[i]["on"] == on:
+            return
+        self.outlets[i]["on"] = on
+        self.history.append([i, on])
+        log("outlet %d (%s) -> %s" % (i, self.outlets[i]["name"], "ON" if on else "OFF"))
+        if self.hook:
+            argv = [
+                a.format(outlet=i, name=self.outlets[i]["name"], state="on" if on else "off")
+                for a in shlex.split(self.hook)
+            ]
+            try:
+                r = subprocess.run(argv, timeout=60, capture_output=True, text=True)
+                if r.returncode != 0:
+                    log("hook %s exited %d: %s" % (argv[0], r.returncode, r.stderr.strip()[-200:]))
+            except (OSError, subprocess.TimeoutExpired) as e:
+                log("hook %s failed: %s" % (argv[0], e))
+
+    def order(self, i, on):
+        """A switching order from a client: applied after switch_delay, unless stuck."""
+        with LOCK:
+            self.orders += 1
+            if not on and i in self.stuck:
+                log("outlet %d is stuck ON, ignoring OFF" % i)
+                return
+            if self.switch_delay <= 0:
+                self.pending.pop(i, None)
+                self._apply(i, on)
+            else:
+                self.pending[i] = (on, time.monotonic() + self.switch_delay)
+
+    def snapshot(self):
+        with LOCK:
+            self._settle()
+            return {
+                "outlets": {str(i): dict(o) for i, o in self.outlets.items()},
+                "fault": self.fault,
+                "stuck": sorted(self.stuck),
+                "orders": self.orders,
+                "history": list(self.history),
+            }
+
+
+def log(msg):
+    sys.stderr.write("ipstrip-emulator: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------ HTTP faces ----
+
+
+def sha256hex(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def digest_params(h):
+    out = {}
+    rest = h.strip()
+    if not rest.startswith("Digest"):
+        return None
+    rest = rest[len("Digest"):]
+    for part in _split_params(rest):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip().lower()] = v.strip().strip('"')
+    return out
+
+
+def _split_params(s):
+    parts, cur, quoted = [], "", False
+    for c in s:
+        if c == '"':
+            quoted = not quoted
+        if c == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += c
+    parts.append(cur)
+    return parts
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "ipstrip-emulator"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        # The query may hold credentials (Tasmota, ESPurna): log the path only.
+        path = self.path.split("?", 1)[0]
+        log("%s %s %s" % (self.command, path, args[1] if len(args) > 1 else ""))
+
+    def reply(self, code, body, ctype="application/json", headers=()):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def faulty(self):
+        """Applies the HTTP faces' faults; True when the request was handled."""
+        fault = STRIP.fault
+        if fault == "timeout":
+            time.sleep(3600)
+            return True
+        if fault == "http500":
+            self.reply(500, "Internal Server Error", "text/plain")
+            return True
+        if fault == "malformed":
+            self.reply(200, "<html><body>Login page</body></html>", "text/html")
+            return True
+        return False
+
+    def outlet(self, i):
+        if i not in STRIP.outlets:
+            return None
+        return i
+
+    def do_GET(self):
+        self.route("GET", b"")
+
+    def do_PUT(self):
+        self.route("PUT", self.body())
+
+    def do_POST(self):
+        self.route("POST", self.body())
+
+    def route(self, method, body):
+        if self.faulty():
+            return
+        url = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        path = url.path
+        try:
+            if path.startswith("/api/relay"):
+                return self.espurna(method, path, q, body)
+            if path == "/cm":
+                return self.tasmota(q)
+            if path.startswith("/rpc/"):
+                return self.shelly(method, path, q)
+            if path == "/netio.json":
+                return self.netio(method, body)
+        except (ValueError, KeyError) as e:
+            return self.reply(400, {"error": "bad request: %s" % type(e).__name__})
+        self.reply(404, "Not Found", "text/plain")
+
+    # ESPurna: apikey in the query (GET) or the form body (PUT).
+    def espurna(self, method, path, q, body):
+        form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+        key = form.get("apikey", q.get("apikey", ""))
+        if STRIP.fault == "auth" or key != SECRETS.get("password", ""):
+            return self.reply(403, "Forbidden", "text/plain")
+        json_wanted = "application/json" in (self.headers.get("Accept") or "")
+        if path == "/api/relay":
+            states = [1 if STRIP.state(i) else 0 for i in sorted(STRIP.outlets)]
+            return self.reply(200, {"relay": states})
+        relay = int(path.rsplit("/", 1)[1])
+        i = self.outlet(relay + 1)
+        if i is None:
+            return self.reply(404, "Not Found", "text/plain")
+        if method == "PUT":
+            value = form.get("value", q.get("value"))
+            if value not in ("0", "1", "2"):
+                return self.reply(400, "Bad Request", "text/plain")
+            on = (not STRIP.state(i)) if value == "2" else value == "1"
+            STRIP.order(i, on)
+        v = 1 if STRIP.state(i) else 0
+        if json_wanted:
+            return self.reply(200, {"relay/%d" % relay: v})
+        return self.reply(200, str(v), "text/plain")
+
+    # Tasmota: cm?user=..&password=..&cmnd=Power1%20Off
+    def tasmota(self, q):
+        if STRIP.fault == "auth" or (
+            "password" in SECRETS
+            and (q.get("user") != SECRETS.get("username", "admin") or q.get("password") != SECRETS["password"])
+        ):
+            return self.reply(401, {"WARNING": "Need user=<username>&password=<password>"})
+        cmnd = q.get("cmnd", "").split()
+        if not cmnd or not cmnd[0].lower().startswith("power"):
+            return self.reply(200, {"Command": "Unknown"})
+        num = cmnd[0][5:] or "1"
+        if num == "0":
+            return self.reply(200, {"POWER%d" % i: "ON" if STRIP.state(i) else "OFF" for i in sorted(STRIP.outlets)})
+        i = self.outlet(int(num))
+        if i is None:
+            return self.reply(200, {"Command": "Unknown"})
+        if len(cmnd) > 1:
+            arg = cmnd[1].lower()
+            if arg in ("on", "1"):
+                STRIP.order(i, True)
+            elif arg in ("off", "0"):
+                STRIP.order(i, False)
+            else:
+                return self.reply(200, {"Command": "Error"})
+        key = "POWER" if len(STRIP.outlets) == 1 else "POWER%d" % i
+        return self.reply(200, {key: "ON" if STRIP.state(i) else "OFF"})
+
+    # Shelly Gen2: RPC over GET, digest authentication (SHA-256) when a password is set.
+    def shelly_authorized(self):
+        if "password" not in SECRETS and STRIP.fault != "auth":
+            return True
+        h = self.headers.get("Authorization") or ""
+        p = digest_params(h) if h else None
+        if not p or p.get("nonce") not in NONCES:
+            return False
+        ha1 = sha256hex("%s:%s:%s" % (p.get("username", ""), REALM, SECRETS.get("password", "")))
+        ha2 = sha256hex("%s:%s" % (self.command, p.get("uri", "")))
+        expect = sha256hex("%s:%s:%s:%s:%s:%s" % (ha1, p["nonce"], p.get("nc", ""), p.get("cnonce", ""), p.get("qop", ""), ha2))
+        return (
+            STRIP.fault != "auth"
+            and p.get("username") == "admin"
+            and p.get("uri") == self.path
+            and p.get("response") == expect
+        )
+
+    def shelly(self, method, path, q):
+        if not self.shelly_authorized():
+            nonce = pysecrets.token_hex(8)
+            NONCES.add(nonce)
+            challenge = 'Digest qop="auth", realm="%s", nonce="%s", algorithm=SHA-256' % (REALM, nonce)
+            return self.reply(401, {"code": 401, "message": "Unauthorized"}, headers=[("WWW-Authenticate", challenge)])
+        name = path[len("/rpc/"):]
+        if name == "Shelly.GetStatus":
+            st = {"sys": {"uptime": int(time.monotonic())}}
+            for i in sorted(STRIP.outlets):
+                st["switch:%d" % (i - 1)] = {"id": i - 1, "source": "init", "output": STRIP.state(i)}
+            return self.reply(200, st)
+        sid = int(q.get("id", "0"))
+        i = self.outlet(sid + 1)
+        if i is None:
+            return self.reply(500, {"code": -105, "message": "Argument 'id', value %d not found!" % sid})
+        if name == "Switch.GetStatus":
+            return self.reply(200, {"id": sid, "source": "init", "output": STRIP.state(i), "apower": 0.0, "voltage": 230.1})
+        if name == "Switch.Set":
+            was = STRIP.state(i)
+            on = q.get("on", "").lower()
+            if on not in ("true", "false"):
+                return self.reply(400, {"code": -103, "message": "Invalid argument 'on'"})
+            STRIP.order(i, on == "true")
+            return self.reply(200, {"was_on": was})
+        return self.reply(404, {"code": -114, "message": "Method %s failed: No handler" % name})
+
+    # NETIO JSON API: HTTP Basic authentication.
+    def netio(self, method, body):
+        want = "Basic " + base64.b64encode(
+            ("%s:%s" % (SECRETS.get("username", "admin"), SECRETS.get("password", ""))).encode()
+        ).decode()
+        if STRIP.fault == "auth" or ("password" in SECRETS and self.headers.get("Authorization") != want):
+            return self.reply(401, "Unauthorized", "text/plain", headers=[("WWW-Authenticate", 'Basic realm="netio"')])
+        if method == "POST":
+            req = json.loads(body or b"{}")
+            for o in req.get("Outputs", []):
+                i = self.outlet(int(o["ID"]))
+                if i is None:
+                    return self.reply(400, "Bad Request", "text/plain")
+                action = int(o["Action"])
+                if action in (0, 1):
+                    STRIP.order(i, action == 1)
+                elif action == 4:
+                    STRIP.order(i, not STRIP.state(i))
+        outputs = [
+            {"ID": i, "Name": STRIP.outlets[i]["name"], "State": 1 if STRIP.state(i) else 0, "Action": 6, "Delay": 5000}
+            for i in sorted(STRIP.outlets)
+        ]
+        return self.reply(200, {"Agent": {"Model": "NETIO 4All", "DeviceName": "emulator", "NumOutputs": len(outputs)}, "Outputs": outputs})
+
+
+REALM = "shellyplus-emulator"
+NONCES = set()
+
+
+# ------------------------------------------------------------------ SNMP face ----
+
+
+def tlv(tag, value):
+    n = len(value)
+    if n < 0x80:
+        return bytes([tag, n]) + value
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(b)]) + b + value
+
+
+def enc_int(v, tag=0x02):
+    n = max(1, (v + (v < 0)).bit_length() // 8 + 1)
+    return tlv(tag, v.to_bytes(n, "big", signed=True))
+
+
+def enc_oid(oid):
+    first = oid[0] * 40 + oid[1]
+    out = bytearray()
+    for n in [first] + list(oid[2:]):
+        chunk = [n & 0x7F]
+        n >>= 7
+        while n:
+            chunk.append(0x80 | (n & 0x7F))
+            n >>= 7
+        out += bytes(reversed(chunk))
+    return tlv(0x06, bytes(out))
+
+
+def dec(data):
+    """Splits data into (tag, value, rest)."""
+    tag, l0 = data[0], data[1]
+    if l0 & 0x80:
+        k = l0 & 0x7F
+        n = int.from_bytes(data[2:2 + k], "big")
+        h = 2 + k
+    else:
+        n, h = l0, 2
+    if len(data) < h + n:
+        raise ValueError("truncated")
+    return tag, data[h:h + n], data[h + n:]
+
+
+def dec_all(data):
+    out = []
+    while data:
+        t, v, data = dec(data)
+        out.append((t, v))
+    return out
+
+
+def dec_oid(v):
+    out, n = [], 0
+    for b in v:
+        n = (n << 7) | (b & 0x7F)
+        if not b & 0x80:
+            if not out:
+                out += [min(n // 40, 2), n - 40 * min(n // 40, 2)]
+            else:
+                out.append(n)
+            n = 0
+    return tuple(out)
+
+
+def oid(s):
+    return tuple(int(x) for x in s.strip(".").split("."))
+
+
+class Mib:
+    """The objects of an APC PDU, computed from the strip's state on each read."""
+
+    def __init__(self, model):
+        self.model = model
+        if model == "rpdu":
+            self.sys_object_id = oid("1.3.6.1.4.1.318.1.3.4.5")
+            self.status = oid("1.3.6.1.4.1.318.1.1.12.3.5.1.1.4")
+            self.names = oid("1.3.6.1.4.1.318.1.1.12.3.5.1.1.2")
+            self.control = oid("1.3.6.1.4.1.318.1.1.12.3.3.1.1.4")
+        else:
+            self.sys_object_id = oid("1.3.6.1.4.1.318.1.3.4.2")
+            self.status = oid("1.3.6.1.4.1.318.1.1.4.4.2.1.3")
+            self.names = oid("1.3.6.1.4.1.318.1.1.4.4.2.1.4")
+            self.control = self.status
+
+    def objects(self):
+        """All objects, sorted, as (oid, (tag, encoded value))."""
+        objs = {
+            oid("1.3.6.1.2.1.1.1.0"): tlv(0x04, b"APC Web/SNMP Management Card (emulated)"),
+            oid("1.3.6.1.2.1.1.2.0"): enc_oid(self.sys_object_id),
+            oid("1.3.6.1.2.1.1.3.0"): enc_int(int(time.monotonic() * 100) & 0x7FFFFFFF, 0x43),
+            oid("1.3.6.1.2.1.1.5.0"): tlv(0x04, b"ipstrip-emulator"),
+        }
+        if self.model == "rpdu":
+            objs[oid("1.3.6.1.4.1.318.1.1.12.1.8.0")] = enc_int(len(STRIP.outlets))
+        for i in sorted(STRIP.outlets):
+            state = 1 if STRIP.state(i) else 2
+            objs[self.status + (i,)] = enc_int(state)
+            objs[self.names + (i,)] = tlv(0x04, STRIP.outlets[i]["name"].encode())
+            objs[self.control + (i,)] = enc_int(state)
+        return sorted(objs.items())
+
+    def set(self, o, tag, value):
+        """Returns an SNMP error status (0 = done)."""
+        if o[:-1] != self.control or o[-1] not in STRIP.outlets:
+            return 17 if any(o == k for k, _ in self.objects()) else 6  # notWritable / noAccess
+        if tag != 0x02:
+            return 7  # wrongType
+        v = int.from_bytes(value, "big", signed=True)
+        i = o[-1]
+        if v == 1:
+            STRIP.order(i, True)
+        elif v == 2:
+            STRIP.order(i, False)
+        elif v == 3:  # immediateReboot: off now, on after a while
+            STRIP.order(i, False)
+            threading.Timer(max(1.0, STRIP.switch_delay * 2), STRIP.order, (i, True)).start()
+        else:
+            return 10  # wrongValue
+        return 0
+
+
+def snmp_answer(mib, data):
+    """The response datagram for a request, or None to stay silent."""
+    t, body, _ = dec(data)
+    if t != 0x30:
+        return None
+    parts = dec_all(body)
+    if len(parts) != 3:
+        return None  # v3 and anything else: not spoken here
+    version = int.from_bytes(parts[0][1], "big")
+    community = parts[1][1].decode(errors="replace")
+    pdu_tag, pdu = parts[2]
+    if version not in (0, 1):
+        return None
+    readonly = community == SECRETS.get("community_ro", "public")
+    if STRIP.fault == "auth" or not (readonly or community == SECRETS.get("community", "private")):
+        return None  # wrong community: agents stay silent
+    fields = dec_all(pdu)
+    req_id = fields[0][1]
+    binds = [dec_all(vb) for _, vb in dec_all(fields[3][1])]
+    err, idx, out = 0, 0, []
+    objs = mib.objects()
+    for n, ((_, ov), (vt, vv)) in enumerate(binds, 1):
+        o = dec_oid(ov)
+        if pdu_tag == 0xA0:  # Get
+            val = dict(objs).get(o)
+            if val is None:
+                if version == 0:
+                    err, idx = err or 2, idx or n
+                val = tlv(0x81, b"")
+            out.append((o, val))
+        elif pdu_tag == 0xA1:  # GetNext
+            nxt = next(((k, v) for k, v in objs if k > o), None)
+            if nxt is None:
+                if version == 0:
+                    err, idx = err or 2, idx or n
+                out.append((o, tlv(0x82, b"")))
+            else:
+                out.append(nxt)
+        elif pdu_tag == 0xA3:  # Set
+            if readonly:
+                e = 4 if version == 0 else 6
+            else:
+                e = mib.set(o, vt, vv)
+            if e and not err:
+                err, idx = (e if version == 1 or e <= 5 else 3), n
+            out.append((o, tlv(vt, vv)))
+        else:
+            return None
+    if STRIP.fault == "http500":
+        err, idx = 5, 1
+    if err and version == 0:
+        out = [(dec_oid(ov), tlv(vt, vv)) for (_, ov), (vt, vv) in binds]
+    vbl = b"".join(tlv(0x30, enc_oid(o) + v) for o, v in out)
+    resp = tlv(0xA2, tlv(0x02, req_id) + enc_int(err) + enc_int(idx) + tlv(0x30, vbl))
+    return tlv(0x30, enc_int(version) + tlv(0x04, parts[1][1]) + resp)
+
+
+class SnmpServer:
+    def __init__(self, host, port, mib):
+        self.host, self.port, self.mib = host, port, mib
+        self.sock = None
+        self.open()
+
+    def open(self):
+        fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.host, self.port))
+        self.port = s.getsockname()[1]
+        self.sock = s
+        threading.Thread(target=self.serve, args=(s,), daemon=True).start()
+
+    def close(self):
+        if self.sock:
+            s, self.sock = self.sock, None
+            s.close()
+
+    def serve(self, s):
+        while True:
+            try:
+                data, peer = s.recvfrom(65535)
+            except OSError:
+                return
+            if STRIP.fault == "timeout":
+                continue
+            if STRIP.fault == "malformed":
+                s.sendto(b"\x30\x05\x02\x01\x00\xff\xff", peer)
+                continue
+            try:
+                ans = snmp_answer(self.mib, data)
+            except (ValueError, IndexError) as e:
+                log("undecodable SNMP datagram: %s" % e)
+                continue
+            if ans:
+                try:
+                    s.sendto(ans, peer)
+                except OSError:
+                    return
+
+
+# ------------------------------------------------------------------ control API ----
+
+
+class HttpFace:
+    """An HTTP(S) listener that can be closed and reopened (the refuse fault)."""
+
+    def __init__(self, host, port, tls=None):
+        self.host, self.port, self.tls = host, port, tls
+        self.server = None
+        self.open()
+
+    def open(self):
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            daemon_threads = True
+            allow_reuse_address = True
+
+        srv = Server((self.host, self.port), Handler)
+        if self.tls:
+            srv.socket = self.tls.wrap_socket(srv.socket, server_side=True)
+        self.port = srv.server_address[1]
+        self.server = srv
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        if self.server:
+            srv, self.server = self.server, None
+            srv.shutdown()
+            srv.server_close()
+
+
+FACES = []
+
+
+class Control(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def answer(self, obj, code=200):
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def do_GET(self):
+        if self.path == "/state":
+            return self.answer(STRIP.snapshot())
+        self.answer({"error": "not found"}, 404)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        req = json.loads(self.rfile.read(n) or b"{}")
+        with LOCK:
+            if self.path == "/set":
+                i = int(req["outlet"])
+                STRIP.pending.pop(i, None)
+                STRIP._apply(i, bool(req["on"]))
+            elif self.path == "/fault":
+                f = req["fault"]
+                if f == "stuck":
+                    STRIP.stuck.add(int(req["outlet"]))
+                else:
+                    STRIP.fault = f
+                if f == "refuse":
+                    for face in FACES:
+                        face.close()
+                log("fault: %s" % f)
+            elif self.path == "/forget":
+                STRIP.history.clear()
+                STRIP.orders = 0
+            elif self.path == "/clear":
+                if STRIP.fault == "refuse":
+                    for face in FACES:
+                        face.open()
+                STRIP.fault = None
+                STRIP.stuck.clear()
+                log("faults cleared")
+            else:
+                return self.answer({"error": "not found"}, 404)
+        self.answer(STRIP.snapshot())
+
+
+def read_secrets(path):
+    out = {}
+    if path:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    out[k.strip()] = v.strip()
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description="power strip emulator for fence_ipstrip tests")
+    p.add_argument("--listen", default="127.0.0.1", help="address for every face")
+    p.add_argument("--http", type=int, help="HTTP port (0: any free port)")
+    p.add_argument("--https", type=int, help="HTTPS port (0: any free port), needs --cert and --key")
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--snmp", type=int, help="SNMP UDP port (0: any free port)")
+    p.add_argument("--apc-model", choices=["rpdu", "ms"], default="rpdu")
+    p.add_argument("--control", type=int, default=0, help="control API port (always on 127.0.0.1)")
+    p.add_argument("--outlets", type=int, default=8)
+    p.add_argument("--names", default="", help="comma-separated outlet names")
+    p.add_argument("--off", default="", help="comma-separated outlets that start OFF")
+    p.add_argument("--switch-delay", type=float, default=0.0, help="seconds before an order takes effect")
+    p.add_argument("--secrets", help="file of key=value: password, username, community, community_ro")
+    p.add_argument("--hook", help="command run on each state change, with {outlet} {name} {state}")
+    p.add_argument("--ready-file", help="write the chosen ports here as JSON once listening")
+    a = p.parse_args()
+
+    global STRIP, SECRETS
+    SECRETS = read_secrets(a.secrets)
+    names = [n for n in a.names.split(",") if n]
+    STRIP = Strip(a.outlets, names, a.switch_delay, a.hook)
+    for o in a.off.split(","):
+        if o.strip():
+            STRIP.outlets[int(o)]["on"] = False
+
+    ports = {}
+    if a.http is not None:
+        face = HttpFace(a.listen, a.http)
+        FACES.append(face)
+        ports["http"] = face.port
+    if a.https is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+        face = HttpFace(a.listen, a.https, ctx)
+        FACES.append(face)
+        ports["https"] = face.port
+    if a.snmp is not None:
+        snmp = SnmpServer(a.listen, a.snmp, Mib(a.apc_model))
+        FACES.append(snmp)
+        ports["snmp"] = snmp.port
+
+    class ControlServer(ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    ctl = ControlServer(("127.0.0.1", a.control), Control)
+    ports["control"] = ctl.server_address[1]
+    ports["pid"] = os.getpid()
+    line = json.dumps(ports)
+    if a.ready_file:
+        tmp = a.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(line + "\n")
+        os.rename(tmp, a.ready_file)
+    print(line, flush=True)
+    log("listening: %s" % line)
+    try:
+        ctl.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+STRIP = None
+SECRETS = {}
+
+if __name__ == "__main__":
+    main()

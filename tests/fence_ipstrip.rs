@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! fence_ipstrip against the power strip emulator (tests/emulator/ipstrip_emulator.py), run
+//! the way pacemaker-fenced runs it: through a symlink named fence_ipstrip, options on stdin.
+//!
+//! Every device family gets every action and its exit code; every fault the emulator can
+//! inject must end in exit 1 with a message that says what went wrong, never in a success;
+//! fence-agents' own fence_apc_snmp (an independent SNMP client built on net-snmp) must switch
+//! the emulated APC and agree with fence_ipstrip on every outlet; secrets never show in `ps`,
+//! in the agent's output or in the emulator's log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "emulator/harness.rs"]
+mod harness;
+
+use harness::*;
+use std::time::{Duration, Instant};
+
+const FAMILIES: &[&str] = &["espurna", "tasmota", "shelly", "netio", "apc", "snmp"];
+
+#[test]
+fn every_action_of_every_family() {
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    for family in FAMILIES {
+        let a = |action: &str, plug: &str| emu.agent(family, action, plug, "");
+        // Outlets start ON; numbers are the emulator's outlet numbers (1-based) as the
+        // family spells them.
+        let p1 = emu.plug(family, 1);
+        let p2 = emu.plug(family, 2);
+        let r = a("status", &p1);
+        r.expect(0, "Status: ON");
+        let r = a("off", &p1);
+        r.expect(0, "Success: Powered OFF");
+        assert!(!emu.is_on(1), "{family}: outlet 1 still on after off");
+        a("status", &p1).expect(2, "Status: OFF");
+        a("off", &p1).expect(0, "Success: Already OFF");
+        a("on", &p1).expect(0, "Success: Powered ON");
+        assert!(emu.is_on(1), "{family}: outlet 1 not on after on");
+        a("on", &p1).expect(0, "Success: Already ON");
+
+        emu.forget();
+        a("reboot", &p1).expect(0, "Success: Rebooted");
+        assert_eq!(
+            emu.history(),
+            vec![(1, false), (1, true)],
+            "{family}: reboot is off then on"
+        );
+
+        // Dual power supplies: both must go off.
+        let both = format!("{p1},{p2}");
+        a("off", &both).expect(0, "Success: Powered OFF");
+        assert!(
+            !emu.is_on(1) && !emu.is_on(2),
+            "{family}: both supplies off"
+        );
+        a("status", &both).expect(2, "Status: OFF");
+        emu.set(2, true);
+        a("status", &both).expect(0, "Status: ON");
+        a("on", &both).expect(0, "Success: Powered ON");
+
+        let r = a("list", "");
+        r.expect(0, "");
+        assert_eq!(
+            r.stdout.lines().count(),
+            OUTLETS as usize,
+            "{family} list:\n{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.lines().all(|l| l.contains(',')),
+            "{family}: {}",
+            r.stdout
+        );
+        emu.set(3, false);
+        let r = a("list-status", "");
+        r.expect(0, "");
+        let line3 = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{},", emu.plug(family, 3))))
+            .unwrap_or_else(|| panic!("{family}: outlet 3 missing:\n{}", r.stdout));
+        assert!(line3.ends_with(",OFF"), "{family}: {line3}");
+        emu.set(3, true);
+        a("monitor", "").expect(0, "");
+        a("validate-all", "").expect(0, "");
+    }
+    emu.assert_no_secret_in_log();
+}
+
+#[test]
+fn power_wait_and_slow_outlets_are_waited_for() {
+    let Some(emu) = Emulator::start(&EmuOpts {
+        switch_delay: 1.5,
+        ..EmuOpts::default()
+    }) else {
+        return;
+    };
+    for family in ["tasmota", "apc"] {
+        let p = emu.plug(family, 4);
+        let t = Instant::now();
+        emu.agent(
+            family,
+            "off",
+            &p,
+            "power_wait=0.5\nstonith_status_sleep=0.2\n",
+        )
+        .expect(0, "Success: Powered OFF");
+        let took = t.elapsed();
+        assert!(!emu.is_on(4));
+        assert!(took >= Duration::from_millis(1500), "{family}: {took:?}");
+        // A power_timeout shorter than the outlet needs is a failure, not a success, and the
+        // outlet then does switch: the agent reported honestly that it had not seen it yet.
+        let r = emu.agent(
+            family,
+            "on",
+            &p,
+            "power_timeout=0.5\nstonith_status_sleep=0.2\nretry_on=0\n",
+        );
+        r.expect_fail("timed out");
+        assert!(r.stderr.contains("power ON"), "{}", r.stderr);
+        std::thread::sleep(Duration::from_millis(1600));
+        assert!(emu.is_on(4));
+    }
+}
+
+#[test]
+fn delay_applies_to_off_and_reboot_only() {
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    let t = Instant::now();
+    emu.agent("tasmota", "status", "1", "delay=2\n")
+        .expect(0, "Status: ON");
+    assert!(t.elapsed() < Duration::from_millis(1500));
+    let t = Instant::now();
+    emu.agent("tasmota", "off", "1", "delay=2\n")
+        .expect(0, "Success: Powered OFF");
+    assert!(t.elapsed() >= Duration::from_secs(2));
+}
+
+/// Every fault, every family, the actions that must never succeed through it.
+fn fault_matrix(families: &[&str]) {
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    let quick = "shell_timeout=1\nlogin_timeout=1\npower_timeout=2\nstonith_status_sleep=0.2\n";
+    let faults: &[(&str, &[&str])] = &[
+        ("timeout", &["no reply from", "no SNMP reply"]),
+        ("refuse", &["Connection refused", "refused SNMP"]),
+        ("http500", &["HTTP 500", "genErr"]),
+        ("malformed", &["malformed"]),
+        ("auth", &["refused the credentials", "no SNMP reply"]),
+        ("stuck", &["timed out after"]),
+    ];
+    for family in families {
+        let p = emu.plug(family, 5);
+        for (fault, words) in faults {
+            emu.fault(fault, 5);
+            let actions: &[&str] = if *fault == "stuck" {
+                &["off", "reboot"]
+            } else {
+                &["status", "off", "on", "reboot", "list", "monitor"]
+            };
+            for action in actions {
+                if *action == "on" {
+                    // Make "on" have something to do.
+                    emu.set(5, false);
+                }
+                let r = emu.agent(family, action, &p, quick);
+                let msg = format!("{family} {action} with fault {fault}");
+                r.expect_fail_any(words, &msg);
+                if *fault == "stuck" {
+                    assert!(emu.is_on(5), "{msg}: outlet must still be on");
+                }
+            }
+            emu.clear();
+            emu.set(5, true);
+        }
+        // Wrong credentials from our side, without any fault.
+        if *family != "apc" && *family != "snmp" {
+            let r = emu.agent_with_password(family, "status", &p, quick, "wrong-password-42");
+            r.expect_fail_any(
+                &["refused the credentials"],
+                &format!("{family} wrong password"),
+            );
+            assert!(!r.all_output().contains("wrong-password-42"));
+        } else {
+            let r = emu.agent(family, "status", &p, &format!("{quick}community=notthis\n"));
+            r.expect_fail_any(&["no SNMP reply"], &format!("{family} wrong community"));
+            assert!(!r.all_output().contains("notthis"), "{}", r.all_output());
+        }
+    }
+    emu.assert_no_secret_in_log();
+}
+
+#[test]
+fn faults_http_espurna_tasmota() {
+    fault_matrix(&["espurna", "tasmota"]);
+}
+
+#[test]
+fn faults_http_shelly_netio() {
+    fault_matrix(&["shelly", "netio"]);
+}
+
+#[test]
+fn faults_snmp() {
+    fault_matrix(&["apc", "snmp"]);
+}
+
+#[test]
+fn fence_apc_snmp_and_fence_ipstrip_agree() {
+    if !have("/usr/sbin/fence_apc_snmp", "fence-agents") || !have("/usr/bin/snmpget", "snmp") {
+        return;
+    }
+    for model in ["rpdu", "ms"] {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            apc_model: model,
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        for (i, on) in [(1, false), (2, true), (3, false), (4, true)] {
+            emu.set(i, on);
+        }
+        for v in ["1", "2c"] {
+            for i in 1..=4u32 {
+                let ours = emu.agent(
+                    "apc",
+                    "status",
+                    &i.to_string(),
+                    &format!("snmp_version={v}\n"),
+                );
+                let theirs = emu.reference(&["-o", "status", "-n", &i.to_string(), "-d", v]);
+                assert_eq!(
+                    (ours.code, ours.stdout.trim()),
+                    (theirs.code, theirs.stdout.trim()),
+                    "{model} v{v} outlet {i}: ours {ours:?} theirs {theirs:?}"
+                );
+            }
+        }
+        // The reference switches, we read; we switch, the reference reads.
+        emu.reference(&["-o", "off", "-n", "2"])
+            .expect(0, "Success: Powered OFF");
+        assert!(!emu.is_on(2));
+        emu.agent("apc", "status", "2", "").expect(2, "Status: OFF");
+        emu.agent("apc", "on", "2", "")
+            .expect(0, "Success: Powered ON");
+        emu.reference(&["-o", "status", "-n", "2"])
+            .expect(0, "Status: ON");
+        emu.reference(&["-o", "reboot", "-n", "3"])
+            .expect(0, "Success: Rebooted");
+        emu.agent("apc", "status", "3", "").expect(0, "Status: ON");
+        // Outlet names: the same plug by name for both.
+        emu.agent("apc", "off", "node4", "")
+            .expect(0, "Success: Powered OFF");
+        emu.reference(&["-o", "status", "-n", "node4"])
+            .expect(2, "Status: OFF");
+        // Same outlet list (plug and name).
+        let ours = emu.agent("apc", "list", "", "");
+        let theirs = emu.reference(&["-o", "list"]);
+        assert_eq!(ours.stdout, theirs.stdout, "{model}: list differs");
+    }
+}
+
+#[test]
+fn https_verifies_certificates_unless_told_not_to() {
+    let Some(emu) = Emulator::start(&EmuOpts {
+        https: true,
+        ..EmuOpts::default()
+    }) else {
+        return;
+    };
+    let Some(port) = emu.https_port else { return };
+    for family in ["shelly", "netio"] {
+        let p = emu.plug(family, 1);
+        let extra = format!("ssl=1\nipport={port}\nshell_timeout=2\n");
+        let r = emu.agent(family, "status", &p, &extra);
+        r.expect_fail_any(
+            &["certificate", "UnknownIssuer"],
+            &format!("{family} self-signed"),
+        );
+        let extra = format!("ssl_insecure=1\nipport={port}\n");
+        emu.agent(family, "status", &p, &extra)
+            .expect(0, "Status: ON");
+        emu.agent(family, "off", &p, &extra)
+            .expect(0, "Success: Powered OFF");
+        emu.set(1, true);
+    }
+}
+
+#[test]
+fn command_line_alias_and_password_script() {
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    // By hand: getopt options; the password from a script, so not in argv.
+    let script = emu.dir.join("pw.sh");
+    std::fs::write(&script, format!("#!/bin/sh\necho '{}'\n", emu.password)).unwrap();
+    let port = emu.http_port.to_string();
+    let r = emu.cli(
+        "fence_ipstrip",
+        &[
+            "-o",
+            "status",
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "--device=shelly",
+            "-n",
+            "0",
+            "-S",
+            &format!("sh {}", script.display()),
+        ],
+    );
+    r.expect(0, "Status: ON");
+    // The other name answers the same.
+    let r = emu.cli(
+        "ipstrip-stonith",
+        &[
+            "--action=off",
+            "--ip=127.0.0.1",
+            "--ipport",
+            &port,
+            "--device",
+            "tasmota",
+            "--plug=1",
+            "-S",
+            &format!("sh {}", script.display()),
+        ],
+    );
+    r.expect(0, "Success: Powered OFF");
+    let r = emu.cli("fence_ipstrip", &["-o", "metadata"]);
+    r.expect(0, "<resource-agent name=\"fence_ipstrip\"");
+    let r = emu.cli("fence_ipstrip", &["--frobnicate"]);
+    r.expect_fail("--frobnicate");
+    // Old option names, comments and quotes on stdin.
+    let text = format!(
+        "# fencing request\noption=status\nipaddr=127.0.0.1\nipport={port}\ndevice=\"tasmota\"\n\
+         login=admin\npasswd={}\nport=1\nnodename=node1\n",
+        emu.password
+    );
+    let r = emu.stdin("fence_ipstrip", &text);
+    r.expect(2, "Status: OFF");
+}
+
+#[test]
+fn secrets_never_show_in_ps() {
+    let Some(emu) = Emulator::start(&EmuOpts {
+        switch_delay: 3.0,
+        ..EmuOpts::default()
+    }) else {
+        return;
+    };
+    // While an agent waits for a slow outlet, look at every process's command line.
+    let mut seen = Vec::new();
+    std::thread::scope(|s| {
+        let h = s.spawn(|| emu.agent("tasmota", "off", "6", "stonith_status_sleep=0.2\n"));
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(2) {
+            let out = std::process::Command::new("ps")
+                .args(["-eo", "pid,args"])
+                .output()
+                .expect("ps");
+            seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        h.join()
+            .expect("agent thread")
+            .expect(0, "Success: Powered OFF");
+    });
+    assert!(
+        seen.iter().any(|p| p.contains("ipstrip_emulator")),
+        "ps saw the emulator"
+    );
+    for p in &seen {
+        for s in emu.secrets() {
+            assert!(!p.contains(&s), "a secret is visible in ps");
+        }
+    }
+    emu.assert_no_secret_in_log();
+}
