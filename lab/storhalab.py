@@ -633,13 +633,26 @@ class Lab:
         for kind, name, value in CLUSTER_PROPERTIES:
             node.run(f"crm_attribute --type {kind} --name {name} --update {value}")
 
-    def reset_cluster(self):
-        """Removes every resource and constraint and restores the lab's
-        properties, without a reboot."""
+    def reset_cluster(self, timeout=CLUSTER_TIMEOUT):
+        """Stops and removes every resource and constraint, then restores the
+        lab's properties, without a reboot. crm refuses to erase a CIB with
+        running resources, so everything is stopped first."""
         node = self.first_online()
+        if self.active_resources():
+            node.run("crm_attribute --type rsc_defaults --name target-role --update Stopped")
+            self.wait_for(lambda: not self.active_resources(), timeout, "resources stopped",
+                          describe=lambda: node.run("crm_mon -1 -r", check=False).out)
         node.run("crm configure erase", timeout=300)
         self.apply_properties()
         node.run("crm_resource --cleanup", check=False)
+
+    def active_resources(self, vm=None):
+        """Ids of the resources active anywhere (or None if crm_mon failed)."""
+        mon = self.crm_mon(vm)
+        if mon is None:
+            return ["<crm_mon failed>"]
+        return [r.get("id") for r in mon.iter("resource")
+                if r.get("active") == "true" or r.get("failed") == "true"]
 
     def first_online(self):
         for vm in self.nodes:
@@ -865,7 +878,7 @@ def main(argv=None):
             vm = lab.vm(a.vm)
             args = vm.ssh_base() + (["-t"] if not a.command else []) + [f"root@{vm.ip}"]
             if a.command:
-                args.append(" ".join(shlex.quote(c) for c in a.command))
+                args.append(" ".join(a.command))  # as ssh itself joins them
             os.execvp(args[0], args)
         elif a.cmd == "power":
             print(lab.power(a.vm, a.action))
