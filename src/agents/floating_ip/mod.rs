@@ -13,7 +13,7 @@ use crate::net::netlink::{
     IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFA_F_PERMANENT, IFA_F_TENTATIVE,
 };
 use crate::net::{self, ArpKind, NetError};
-use crate::ocf::{background, Agent, AgentMeta, Ctx, Health, OcfError, Params};
+use crate::ocf::{background, env, Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
 use crate::{args_err, generic};
 use params::{broadcast_for, check_label_len, Config};
 use serde_json::json;
@@ -270,9 +270,17 @@ impl Agent for FloatingIp {
     /// Enters the namespace first, so every action and every socket after it
     /// works there; a missing namespace is this host's problem (2), which
     /// stop and probes soften.
-    fn validate(_ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+    fn validate(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
         if let Some(ns) = &cfg.netns {
             net::enter_netns(ns).map_err(net_err)?;
+        }
+        // validate-all also checks that this host can place the address, as
+        // IPaddr2's does; OCF 1.1's check level 0 (consistency only, no look
+        // at the host) applies when the caller asks for it explicitly.
+        if ctx.action == Action::ValidateAll && ctx.env.get(env::OCF_CHECK_LEVEL) != Some("0") {
+            let nl = Netlink::open().map_err(net_err)?;
+            let t = resolve(&nl, cfg)?;
+            log::info!("{}/{} would go on {}", cfg.ip, t.prefix, t.link.name);
         }
         Ok(())
     }
