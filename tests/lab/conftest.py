@@ -28,6 +28,8 @@ _lab = None
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "every_topology: run in every topology CI boots (the cluster itself)")
+    config.addinivalue_line(
+        "markers", "power: powers a node off and on (CI runs it in the 3-node topology)")
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,11 @@ rejoins. Runs last: it takes a node away for a while."""
 
 import os
 import subprocess
+import time
 
 import pytest
 
-pytestmark = pytest.mark.every_topology
+pytestmark = [pytest.mark.every_topology, pytest.mark.power]
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POWER = os.path.join(TOP, "lab", "power")
@@ -29,10 +30,12 @@ def test_hard_power_off_seen_by_others(lab):
     assert power(victim, "status") == "on"
     assert power(victim, "off") == "off"
     assert power(victim, "status") == "off"
+    t0 = time.monotonic()
     for name in others:
         lab.wait_cluster(online=others, offline=[victim], vm=lab.vm(name), timeout=180)
         out = lab.vm(name).run("crm_mon -1").out
         assert "OFFLINE: [ " + victim + " ]" in out, out
+    print(f"{victim} seen OFFLINE by {' '.join(others)} {time.monotonic() - t0:.1f} s after power-off")
 
     # Power back on: same disks, and the node rejoins once its cluster starts.
     assert power(victim, "on") == "on"
