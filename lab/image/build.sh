@@ -151,7 +151,7 @@ cp "$WORK/rootfs/boot/initrd.img-$ABI" "$WORK/initrd.img"
 echo "$ABI" >"$WORK/abi"
 log "rootfs: $(du -sh "$WORK/rootfs" | cut -f1)"
 mkfs.ext4 -q -L storha-lab -d "$WORK/rootfs" "$WORK/base.raw" "$IMAGE_SIZE"
-rm -rf "$WORK/rootfs"
+rm -rf "$WORK/rootfs" "$WORK/wb"
 touch "$WORK/done"
 
 rm -rf "$OUT"
