@@ -55,6 +55,14 @@ fn configured_link(nl: &Netlink, cfg: &Config) -> Result<Option<Link>, OcfError>
     }
 }
 
+/// An interface's name for messages (the error paths only).
+fn ifname(nl: &Netlink, index: u32) -> String {
+    match nl.link_by_index(index) {
+        Ok(Some(l)) => l.name,
+        _ => format!("ifindex {index}"),
+    }
+}
+
 fn find_addr<'a>(addrs: &'a [Addr], ip: &IpAddr) -> Option<&'a Addr> {
     addrs.iter().find(|a| a.own_address() == *ip)
 }
@@ -292,9 +300,9 @@ impl Agent for FloatingIp {
         if let Some(a) = find_addr(&addrs, &cfg.ip) {
             if a.ifindex != t.link.index {
                 return Err(generic!(
-                    "{} is already configured on another interface (ifindex {}), not on {}",
+                    "{} is already configured on {}, not on {}",
                     cfg.ip,
-                    a.ifindex,
+                    ifname(&nl, a.ifindex),
                     t.link.name
                 ));
             }
@@ -395,19 +403,19 @@ impl Agent for FloatingIp {
         if let Some(l) = &link {
             if a.ifindex != l.index {
                 log::warn!(
-                    "{} is on ifindex {}, not on {}: not ours to remove",
+                    "{} is on {}, not on {}: not ours to remove",
                     cfg.ip,
-                    a.ifindex,
+                    ifname(&nl, a.ifindex),
                     l.name
                 );
                 return Ok(());
             }
         }
         log::info!(
-            "removing {}/{} from ifindex {}",
+            "removing {}/{} from {}",
             cfg.ip,
             a.prefix_len,
-            a.ifindex
+            ifname(&nl, a.ifindex)
         );
         match nl.del_addr(a.ifindex, cfg.ip, a.prefix_len) {
             Ok(()) => {}
@@ -436,9 +444,9 @@ impl Agent for FloatingIp {
         if let Some(l) = &link {
             if a.ifindex != l.index {
                 return Err(generic!(
-                    "{} is on ifindex {}, not on {}",
+                    "{} is on {}, not on {}",
                     cfg.ip,
-                    a.ifindex,
+                    ifname(&nl, a.ifindex),
                     l.name
                 ));
             }
