@@ -35,6 +35,13 @@ die() { printf '\ndemo: FAILED: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts a cluster): sudo make demo"
 
+# The machine has one cluster (scripts/pcmk-host.sh): queue behind a test that is using it.
+exec 9>/run/storha-pcmk.lock
+if ! flock -n 9; then
+	echo "demo: the single-node cluster is in use (a test?), waiting for it (up to 30 min)"
+	flock -w 1800 9 || die "the cluster stayed in use for 30 minutes"
+fi
+
 cluster_started=0
 finish() {
 	local rc=$?
@@ -86,6 +93,9 @@ show crm_resource --list-agents ocf:storha
 
 step "3/6 Starting a single-node Corosync + Pacemaker cluster (scripts/pcmk-host.sh up)"
 info "about 10-30 seconds: Pacemaker elects itself as the designated controller (DC)"
+if in_use=$(scripts/pcmk-host.sh in-use); then
+	die "the cluster is $in_use (someone's shell?); when it is done: scripts/pcmk-host.sh down"
+fi
 cluster_started=1
 scripts/pcmk-host.sh up
 

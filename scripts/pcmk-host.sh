@@ -8,6 +8,17 @@
 #   scripts/pcmk-host.sh down          stop everything this script started, wipe its CIB and link
 #   scripts/pcmk-host.sh status        what is running, the demo network, crm_mon -1
 #   scripts/pcmk-host.sh wait-online   wait until the node is online and a DC is elected
+#   scripts/pcmk-host.sh in-use        exit 0 (and name it) if the cluster is up and its owner,
+#                                      another process than the caller, is still running
+#
+# Sharing the one cluster of this machine (tests, the demo, people):
+# * The cluster has an owner: the process that ran `up` (the caller of this script, or the pid in
+#   STORHA_PCMK_OWNER). `up` on a cluster whose owner is still running fails ("in use"); a
+#   cluster whose owner has exited (the demo with KEEP=1, a crashed test) is a leftover that the
+#   next `up` adopts. `down` always works: it is the explicit way out.
+# * Programs that use the cluster for a while also hold an exclusive flock(2) on
+#   /run/storha-pcmk.lock for that time (the demo, tests/pacemaker.rs), so they queue behind each
+#   other instead of racing; then they wait while `in-use` says another owner still uses it.
 #
 # Design choices (why it looks like this):
 #
@@ -69,6 +80,8 @@ COROSYNC_PID=$STATE/corosync.pid
 PACEMAKER_PID=$STATE/pacemakerd.pid
 PCMK_LIB=$STATE/var-lib-pacemaker
 RESTART_UNITS=$STATE/restart-units
+OWNER_FILE=$STATE/owner
+OWNER=${STORHA_PCMK_OWNER:-$PPID}
 COROSYNC_LOG=$LOGDIR/corosync.log
 PACEMAKER_LOG=$LOGDIR/pacemaker.log
 
@@ -102,6 +115,43 @@ live_pid() { # file comm
 	alive "$pid" || return 1
 	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
 	echo "$pid"
+}
+
+# A process's start time (clock ticks since boot): with the pid, it tells a process apart from a
+# later one that reuses its pid.
+proc_start() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	# shellcheck disable=SC2086 # split into fields on purpose
+	set -- $stat
+	echo "${20}"
+}
+
+record_owner() {
+	echo "$OWNER $(proc_start "$OWNER" || echo 0)" >"$OWNER_FILE"
+}
+
+# The owner's pid if it is still the same running process.
+live_owner() {
+	local pid start
+	[ -s "$OWNER_FILE" ] || return 1
+	read -r pid start <"$OWNER_FILE"
+	alive "$pid" && [ "$(proc_start "$pid")" = "$start" ] || return 1
+	echo "$pid"
+}
+
+# Whether the cluster is up and owned by another running process than $OWNER.
+in_use() {
+	local owner
+	live_pid "$PACEMAKER_PID" pacemakerd >/dev/null || live_pid "$COROSYNC_PID" corosync >/dev/null || return 1
+	owner=$(live_owner) || return 1
+	[ "$owner" != "$OWNER" ] || return 1
+	echo "$owner"
+}
+
+describe_pid() {
+	printf '%s (%s)' "$1" "$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | cut -c1-80 | sed 's/ *$//')"
 }
 
 # Processes in session $1. corosync runs in its own session (setsid), so its session id is its pid.
@@ -367,8 +417,13 @@ cmd_up() {
 	need_root
 	need_tools
 	mkdir -p "$STATE" "$LOGDIR"
+	local owner
+	if owner=$(in_use); then
+		die "the cluster is in use by $(describe_pid "$owner"), which started it; wait for it, or take the cluster down with: $0 down"
+	fi
 	if live_pid "$PACEMAKER_PID" pacemakerd >/dev/null && live_pid "$COROSYNC_PID" corosync >/dev/null; then
 		log "already up; waiting for the node to be online"
+		record_owner
 		wait_online
 		ip link show "$NIC" >/dev/null 2>&1 || net_up
 		return 0
@@ -376,6 +431,7 @@ cmd_up() {
 	# Half-started or crashed earlier run: clean it up first.
 	stop_pacemaker
 	handle_foreign_stack
+	record_owner
 	rm -rf "$PCMK_LIB"
 	net_up
 	write_corosync_conf
@@ -398,7 +454,7 @@ cmd_down() {
 	fi
 	stop_pacemaker
 	rm -rf "$PCMK_LIB"
-	rm -f "$COROSYNC_CONF"
+	rm -f "$COROSYNC_CONF" "$OWNER_FILE"
 	net_down
 	if [ -s "$RESTART_UNITS" ]; then
 		log "restarting the packaged units stopped by 'up': $(tr '\n' ' ' <"$RESTART_UNITS")"
@@ -415,6 +471,14 @@ cmd_status() {
 	ppid=$(live_pid "$PACEMAKER_PID" pacemakerd || true)
 	echo "corosync:   ${cpid:+running, pid }${cpid:-not running}"
 	echo "pacemakerd: ${ppid:+running, pid }${ppid:-not running}"
+	if [ -n "$cpid$ppid" ]; then
+		local owner
+		if owner=$(live_owner); then
+			echo "owner:      $(describe_pid "$owner")"
+		else
+			echo "owner:      gone (the process that started the cluster has exited)"
+		fi
+	fi
 	echo "logs:       $COROSYNC_LOG $PACEMAKER_LOG"
 	if ip link show "$NIC" >/dev/null 2>&1; then
 		echo "demo link:  $NIC ($(ip -br addr show dev "$NIC" | awk '{$1=$2=""; print}' | sed 's/^ *//')), client namespace $CLIENT_NS"
@@ -434,13 +498,20 @@ case "${1:-}" in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
+in-use)
+	if owner=$(in_use); then
+		echo "in use by $(describe_pid "$owner")"
+	else
+		exit 1
+	fi
+	;;
 wait-online)
 	need_root
 	wait_online
 	log "node $NODE online, DC elected"
 	;;
 *)
-	echo "usage: $0 up|down|status|wait-online" >&2
+	echo "usage: $0 up|down|status|wait-online|in-use" >&2
 	exit 2
 	;;
 esac

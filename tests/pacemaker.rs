@@ -7,7 +7,9 @@
 //! Run as root: `cargo test --release --test pacemaker`. Without root the test prints
 //! "SKIPPED (needs root)" and passes, unless CI is set, where it fails.
 //!
-//! It tears down any cluster scripts/pcmk-host.sh started before (and its demo), and restores
+//! The machine has one such cluster: the test takes the lock /run/storha-pcmk.lock, waits while
+//! another running process owns the cluster (`pcmk-host.sh in-use`), takes down a leftover
+//! (e.g. the demo's with KEEP=1), and only ever takes down the cluster it started. It restores
 //! /usr/lib/ocf/resource.d/storha/floating-ip to what it was when it finishes.
 //!
 //! STORHA_PCMK_TEST_AGENT (default ocf:storha:floating-ip) runs the same scenario with another
@@ -28,6 +30,8 @@ const CLIENT_NS: &str = "sth-demo-client";
 const OCF_PROVIDER_DIR: &str = "/usr/lib/ocf/resource.d/storha";
 const OCF_LINK: &str = "/usr/lib/ocf/resource.d/storha/floating-ip";
 const PACEMAKER_LOG: &str = "/var/log/storha-pcmk/pacemaker.log";
+/// Held (flock) by whoever uses pcmk-host.sh's cluster for a while: the demo, this test.
+const CLUSTER_LOCK: &str = "/run/storha-pcmk.lock";
 /// Where the binary under test is copied for the duration of the test.
 const INSTALL_DIR: &str = "/run/storha-pacemaker-test";
 const DEFAULT_AGENT: &str = "ocf:storha:floating-ip";
@@ -388,6 +392,66 @@ struct Harness {
     previous_link: Option<PathBuf>,
     created_provider_dir: bool,
     crm_file: PathBuf,
+    /// The cluster lock, released after the cluster is down (fields drop after `drop`).
+    _lock: fs::File,
+}
+
+/// Message that must be seen even when the test passes (the harness hides eprintln! output).
+fn loud(msg: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{msg}\n").as_bytes());
+}
+
+/// Exclusive flock on the cluster lock of scripts/pcmk-host.sh, waiting up to 30 minutes for
+/// the demo or another test to finish with the cluster.
+fn lock_cluster() -> fs::File {
+    use std::os::fd::AsRawFd;
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(CLUSTER_LOCK)
+        .unwrap_or_else(|e| panic!("open {CLUSTER_LOCK}: {e}"));
+    let t0 = Instant::now();
+    let mut said = false;
+    // SAFETY: flock on a file descriptor this function owns; no memory is involved.
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if !said {
+            loud("pacemaker test: the cluster is locked by another user, waiting (up to 30 min)");
+            said = true;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(1800),
+            "{CLUSTER_LOCK} stayed locked for 30 minutes"
+        );
+        thread::sleep(Duration::from_secs(2));
+    }
+    f
+}
+
+/// Waits while another running process owns pcmk-host.sh's cluster (a user that does not take
+/// the lock, e.g. a person's shell); a leftover whose owner has exited is fair game.
+fn wait_until_not_in_use(script: &str) {
+    let t0 = Instant::now();
+    let mut said = false;
+    loop {
+        let out = run(script, &["in-use"]);
+        if !out.status.success() {
+            return;
+        }
+        if !said {
+            loud(&format!(
+                "pacemaker test: waiting (up to 30 min), the cluster is {}",
+                String::from_utf8_lossy(&out.stdout).trim()
+            ));
+            said = true;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(1800),
+            "pcmk-host.sh's cluster stayed in use for 30 minutes: {}",
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+        thread::sleep(Duration::from_secs(2));
+    }
 }
 
 impl Harness {
@@ -423,7 +487,7 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         if thread::panicking() {
-            eprintln!("pacemaker test: FAILED, cleaning up");
+            loud("pacemaker test: FAILED, cleaning up");
         }
         // Best effort: the cluster goes away with `down` anyway (which stops the resource
         // first), but deleting it explicitly exercises a normal user's path.
@@ -431,12 +495,20 @@ impl Drop for Harness {
             let _ = run("crm", &["configure", "delete", "--force", v.rsc]);
         }
         let script = pcmk_host();
-        let out = run(script.to_str().unwrap_or_default(), &["down"]);
-        if !out.status.success() {
-            eprintln!(
-                "pacemaker test: pcmk-host.sh down failed:\n{}",
-                describe("pcmk-host.sh", &["down"], &out)
-            );
+        let script = script.to_str().unwrap_or_default();
+        // Only our own cluster, a half-started one included: pcmk-host.sh records who started
+        // it, and `in-use` names another process that started one meanwhile.
+        let in_use = run(script, &["in-use"]);
+        if in_use.status.success() {
+            loud(&format!(
+                "pacemaker test: not taking down a cluster this test did not start: {}",
+                String::from_utf8_lossy(&in_use.stdout).trim()
+            ));
+        } else {
+            let out = run(script, &["down"]);
+            if !out.status.success() {
+                loud(&describe("pcmk-host.sh", &["down"], &out));
+            }
         }
         let _ = fs::remove_file(OCF_LINK);
         if let Some(prev) = &self.previous_link {
@@ -468,12 +540,16 @@ fn floating_ip_under_pacemaker() {
     let script = pcmk_host();
     let script = script.to_str().expect("utf-8 path");
 
+    // The machine has one cluster: queue behind other users of it (see scripts/pcmk-host.sh).
+    let lock = lock_cluster();
+    wait_until_not_in_use(script);
     // A clean slate: a cluster left by the demo (KEEP=1) or an interrupted run carries state.
     check(script, &["down"]);
     let mut h = Harness {
         previous_link: None,
         created_provider_dir: false,
         crm_file: env::temp_dir().join(format!("storha-pacemaker-test-{}.crm", std::process::id())),
+        _lock: lock,
     };
     let t0 = Instant::now();
     check(script, &["up"]);
