@@ -55,6 +55,12 @@ impl FakeRunner {
     }
 }
 
+impl Default for FakeRunner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Runner for FakeRunner {
     fn output(&self, cmd: &Cmd) -> Result<Output, CmdError> {
         let shown = cmd.display();

@@ -110,8 +110,7 @@ fn stderr_suffix(stderr: &str) -> String {
     let line = stderr
         .trim()
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("");
     if line.is_empty() {
         String::new()

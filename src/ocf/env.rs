@@ -139,8 +139,7 @@ impl OcfEnv {
         self.nonempty(HA_RSCTMP).unwrap_or(DEFAULT_RSCTMP)
     }
 
-    /// Pacemaker's notify variables, if any, by their short name.
-
+    /// A `CRM_meta_*` variable (clone, notify, ...) by its short name.
     pub fn meta(&self, name: &str) -> Option<&str> {
         self.get(&format!("{META_PREFIX}{name}"))
     }

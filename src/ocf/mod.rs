@@ -288,7 +288,7 @@ pub fn run_with<A: Agent>(
 ) -> Outcome {
     let meta = A::meta();
     let act = match Action::parse(action) {
-        Some(a) if a == Action::MetaData => return Outcome::print(metadata::render(meta)),
+        Some(Action::MetaData) => return Outcome::print(metadata::render(meta)),
         Some(Action::Usage) => return Outcome::print(usage(meta)),
         Some(Action::Methods) => {
             let mut names: Vec<&str> = meta.actions.iter().map(|a| a.name).collect();
