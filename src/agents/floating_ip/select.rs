@@ -7,7 +7,7 @@
 //! a tie between two interfaces is an error rather than a silent pick.
 
 use crate::args_err;
-use crate::net::netlink::Route;
+use crate::net::netlink::{prefix_contains, Route};
 use crate::ocf::OcfError;
 use std::net::IpAddr;
 
@@ -21,25 +21,6 @@ pub struct Choice {
     pub prefix: u8,
 }
 
-/// Whether `net/len` contains `ip`.
-pub fn covers(net: &IpAddr, len: u8, ip: &IpAddr) -> bool {
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(len.min(32)))
-                .unwrap_or(0);
-            u32::from(*n) & mask == u32::from(*a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let mask = u128::MAX
-                .checked_shl(128 - u32::from(len.min(128)))
-                .unwrap_or(0);
-            u128::from(*n) & mask == u128::from(*a) & mask
-        }
-        _ => false,
-    }
-}
-
 /// An on-link route in the main table that can carry the address.
 fn usable(r: &Route, ip: &IpAddr, prefix: Option<u8>) -> bool {
     let Some(dst) = r.dst else { return false };
@@ -50,7 +31,7 @@ fn usable(r: &Route, ip: &IpAddr, prefix: Option<u8>) -> bool {
         && r.dst_len > 0
         && (!ip.is_ipv4() || r.scope == RT_SCOPE_LINK)
         && prefix.map_or(true, |p| r.dst_len <= p)
-        && covers(&dst, r.dst_len, ip)
+        && prefix_contains(&dst, r.dst_len, ip)
 }
 
 /// Chooses the interface and prefix for `ip`. `nic` and `prefix` are what
@@ -132,18 +113,6 @@ mod tests {
         routes: &[Route],
     ) -> Result<Choice, OcfError> {
         choose(&ip.parse().expect("ip"), nic, prefix, routes, &name)
-    }
-
-    #[test]
-    fn covers_checks_prefix_bits() {
-        let n: IpAddr = "192.0.2.0".parse().expect("ip");
-        assert!(covers(&n, 24, &"192.0.2.200".parse().expect("ip")));
-        assert!(!covers(&n, 25, &"192.0.2.200".parse().expect("ip")));
-        assert!(covers(&n, 0, &"10.1.1.1".parse().expect("ip")));
-        let n6: IpAddr = "2001:db8::".parse().expect("ip");
-        assert!(covers(&n6, 64, &"2001:db8::5".parse().expect("ip")));
-        assert!(!covers(&n6, 64, &"2001:db8:1::5".parse().expect("ip")));
-        assert!(!covers(&n6, 0, &"192.0.2.1".parse().expect("ip")));
     }
 
     #[test]
