@@ -383,3 +383,104 @@ fn secrets_never_show_in_ps() {
     }
     emu.assert_no_secret_in_log();
 }
+
+const V3_USERS: &[&str] = &[
+    "u-noauth",
+    "u-md5",
+    "u-sha",
+    "u-md5-des",
+    "u-md5-aes",
+    "u-sha-des",
+    "u-sha-aes",
+];
+
+#[test]
+fn snmp_v3_every_security_level_and_protocol() {
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    for user in V3_USERS {
+        let o = emu.v3_options(user);
+        emu.agent("apc", "status", "1", &o).expect(0, "Status: ON");
+        emu.agent("apc", "off", "1", &o)
+            .expect(0, "Success: Powered OFF");
+        assert!(!emu.is_on(1), "{user}: outlet 1 still on");
+        emu.agent("apc", "status", "1", &o).expect(2, "Status: OFF");
+        emu.agent("apc", "on", "1", &o)
+            .expect(0, "Success: Powered ON");
+        emu.agent("apc", "list-status", "", &o)
+            .expect(0, "1,node1,ON");
+    }
+    let quick = "shell_timeout=1\n";
+    let strong = emu.v3_options("u-sha-aes");
+    let cases = [
+        (
+            format!("{strong}password=Wrong-password-1\n"),
+            "wrong authentication password",
+        ),
+        (
+            format!("{strong}snmp_priv_passwd=Wrong-privacy-1\n"),
+            "wrong privacy password",
+        ),
+        (
+            format!("{strong}username=u-nobody\n"),
+            "unknown SNMPv3 user",
+        ),
+        (
+            format!("{strong}snmp_sec_level=authNoPriv\n"),
+            "security level is not allowed",
+        ),
+    ];
+    for (opts, word) in &cases {
+        for action in ["status", "off"] {
+            let r = emu.agent("apc", action, "1", &format!("{quick}{opts}"));
+            r.expect_fail_any(&[word], &format!("v3 {action}: {word}"));
+            assert!(!r.all_output().contains("Wrong-p"), "{}", r.all_output());
+        }
+    }
+    assert!(emu.is_on(1));
+    emu.fault("auth", 0);
+    emu.agent("apc", "off", "1", &format!("{quick}{strong}"))
+        .expect_fail_any(&["wrong authentication password"], "v3 auth fault");
+    emu.fault("timeout", 0);
+    emu.agent("apc", "off", "1", &format!("{quick}{strong}"))
+        .expect_fail_any(&["no SNMP reply"], "v3 timeout fault");
+    emu.clear();
+    assert!(emu.is_on(1));
+    emu.assert_no_secret_in_log();
+}
+
+#[test]
+fn fence_apc_snmp_v3_agrees() {
+    if !have("/usr/sbin/fence_apc_snmp", "fence-agents") || !have("/usr/bin/snmpget", "snmp") {
+        return;
+    }
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    for user in ["u-md5-des", "u-sha-aes", "u-sha", "u-noauth"] {
+        let o = emu.v3_options(user);
+        let kv: Vec<&str> = o.lines().collect();
+        let reference = |extra: &[&str]| {
+            let mut args = kv.clone();
+            args.extend_from_slice(extra);
+            emu.reference(&args)
+        };
+        emu.set(1, false);
+        emu.set(2, true);
+        for i in ["1", "2"] {
+            let ours = emu.agent("apc", "status", i, &o);
+            let theirs = reference(&["-o", "status", "-n", i]);
+            assert_eq!(
+                (ours.code, ours.stdout.trim()),
+                (theirs.code, theirs.stdout.trim()),
+                "{user} outlet {i}: ours {ours:?} theirs {theirs:?}"
+            );
+        }
+        reference(&["-o", "off", "-n", "2"]).expect(0, "Success: Powered OFF");
+        emu.agent("apc", "status", "2", &o).expect(2, "Status: OFF");
+        emu.agent("apc", "on", "2", &o)
+            .expect(0, "Success: Powered ON");
+        reference(&["-o", "status", "-n", "2"]).expect(0, "Status: ON");
+    }
+}

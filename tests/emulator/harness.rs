@@ -108,6 +108,7 @@ pub struct Emulator {
     control_port: u16,
     pub password: String,
     pub community: String,
+    pub priv_password: String,
     outputs: Mutex<Vec<String>>,
 }
 
@@ -135,9 +136,12 @@ impl Emulator {
         }
         let password = format!("Emu-Pa55-{}", random_hex(6));
         let community = format!("comm-{}", random_hex(6));
+        let priv_password = format!("Priv-{}", random_hex(6));
         std::fs::write(
             dir.join("secrets"),
-            format!("password={password}\nusername=admin\ncommunity={community}\n"),
+            format!(
+                "password={password}\nusername=admin\ncommunity={community}\npriv_password={priv_password}\n"
+            ),
         )
         .expect("secrets");
         let names: Vec<String> = (1..=OUTLETS).map(|i| format!("node{i}")).collect();
@@ -205,6 +209,7 @@ impl Emulator {
             control_port: 0,
             password,
             community,
+            priv_password,
             outputs: Mutex::new(Vec::new()),
         };
         let t = Instant::now();
@@ -231,7 +236,11 @@ impl Emulator {
     }
 
     pub fn secrets(&self) -> Vec<String> {
-        vec![self.password.clone(), self.community.clone()]
+        vec![
+            self.password.clone(),
+            self.community.clone(),
+            self.priv_password.clone(),
+        ]
     }
 
     fn control(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
@@ -371,16 +380,41 @@ impl Emulator {
             "ip=127.0.0.1\nipport={}\ncommunity={}\n",
             self.snmp_port, self.community
         );
-        for pair in args.chunks(2) {
-            let key = match pair[0] {
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let key = match *a {
                 "-o" => "action",
                 "-n" => "plug",
                 "-d" => "snmp_version",
+                kv if kv.contains('=') => {
+                    text.push_str(&format!("{kv}\n"));
+                    continue;
+                }
                 other => panic!("reference: unknown option {other}"),
             };
-            text.push_str(&format!("{key}={}\n", pair.get(1).copied().unwrap_or("")));
+            text.push_str(&format!("{key}={}\n", it.next().copied().unwrap_or("")));
         }
         run(&mut Command::new("/usr/sbin/fence_apc_snmp"), Some(&text))
+    }
+
+    /// Options for the emulator's SNMPv3 user `user` (u-noauth, u-md5, u-sha-aes...).
+    pub fn v3_options(&self, user: &str) -> String {
+        let parts: Vec<&str> = user.split('-').collect();
+        let auth = match parts.get(1) {
+            Some(&"sha") => "SHA",
+            _ => "MD5",
+        };
+        let (level, privacy) = match (parts.get(1), parts.get(2)) {
+            (Some(&"noauth"), _) => ("noAuthNoPriv", "DES"),
+            (_, None) => ("authNoPriv", "DES"),
+            (_, Some(&"aes")) => ("authPriv", "AES"),
+            (_, Some(_)) => ("authPriv", "DES"),
+        };
+        format!(
+            "snmp_version=3\nusername={user}\nsnmp_sec_level={level}\nsnmp_auth_prot={auth}\n\
+             snmp_priv_prot={privacy}\npassword={}\nsnmp_priv_passwd={}\n",
+            self.password, self.priv_password
+        )
     }
 
     #[track_caller]

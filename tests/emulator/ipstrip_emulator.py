@@ -9,7 +9,8 @@ One process, one set of outlets, every protocol fence_ipstrip speaks:
                                   Shelly   /rpc/Switch.GetStatus, Switch.Set, Shelly.GetStatus
                                            (digest SHA-256, user admin)
                                   NETIO    /netio.json  (GET, POST; HTTP Basic)
-  SNMP v1/v2c over UDP:           APC PowerNet MIB, rack PDU or MasterSwitch (--apc-model)
+  SNMP v1/v2c/v3 over UDP:        APC PowerNet MIB, rack PDU or MasterSwitch (--apc-model);
+                                  v3 users u-noauth, u-md5, u-sha, u-{md5,sha}-{des,aes}
 
 Outlets are numbered from 1; ESPurna relays and Shelly switch ids count from 0, so
 outlet N is relay/id N-1 there, as on a real one-relay-per-outlet device.
@@ -29,7 +30,8 @@ SNMP answers genErr), malformed (HTTP 200 with a body that is not what the proto
 SNMP datagrams of garbage), auth (every credential is rejected), stuck (the outlet ignores
 OFF orders and stays ON).
 
-Secrets (password, communities) come from a file (--secrets FILE, lines key=value), never
+Secrets (password, communities) come from a file (--secrets FILE, lines key=value:
+password, username, community, community_ro, priv_password), never
 from the command line, so that they do not show in ps. Request logs never show queries.
 
 --hook 'CMD {outlet} {name} {state}' runs a command (no shell; placeholders substituted
@@ -40,6 +42,7 @@ makes the outlet drive a VM's power.
 import argparse
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets as pysecrets
@@ -485,22 +488,8 @@ class Mib:
         return 0
 
 
-def snmp_answer(mib, data):
-    """The response datagram for a request, or None to stay silent."""
-    t, body, _ = dec(data)
-    if t != 0x30:
-        return None
-    parts = dec_all(body)
-    if len(parts) != 3:
-        return None  # v3 and anything else: not spoken here
-    version = int.from_bytes(parts[0][1], "big")
-    community = parts[1][1].decode(errors="replace")
-    pdu_tag, pdu = parts[2]
-    if version not in (0, 1):
-        return None
-    readonly = community == SECRETS.get("community_ro", "public")
-    if STRIP.fault == "auth" or not (readonly or community == SECRETS.get("community", "private")):
-        return None  # wrong community: agents stay silent
+def process_pdu(mib, version, readonly, pdu_tag, pdu):
+    """The response PDU for a request PDU (v1 or v2c/v3 error semantics), or None."""
     fields = dec_all(pdu)
     req_id = fields[0][1]
     binds = [dec_all(vb) for _, vb in dec_all(fields[3][1])]
@@ -529,7 +518,7 @@ def snmp_answer(mib, data):
             else:
                 e = mib.set(o, vt, vv)
             if e and not err:
-                err, idx = (e if version == 1 or e <= 5 else 3), n
+                err, idx = (e if version != 0 or e <= 5 else 3), n
             out.append((o, tlv(vt, vv)))
         else:
             return None
@@ -538,8 +527,166 @@ def snmp_answer(mib, data):
     if err and version == 0:
         out = [(dec_oid(ov), tlv(vt, vv)) for (_, ov), (vt, vv) in binds]
     vbl = b"".join(tlv(0x30, enc_oid(o) + v) for o, v in out)
-    resp = tlv(0xA2, tlv(0x02, req_id) + enc_int(err) + enc_int(idx) + tlv(0x30, vbl))
+    return tlv(0xA2, tlv(0x02, req_id) + enc_int(err) + enc_int(idx) + tlv(0x30, vbl))
+
+
+def snmp_answer(mib, data):
+    """The response datagram for a request, or None to stay silent."""
+    t, body, _ = dec(data)
+    if t != 0x30:
+        return None
+    parts = dec_all(body)
+    if len(parts) == 4 and int.from_bytes(parts[0][1], "big") == 3:
+        return USM.answer(mib, data, parts)
+    if len(parts) != 3:
+        return None
+    version = int.from_bytes(parts[0][1], "big")
+    community = parts[1][1].decode(errors="replace")
+    pdu_tag, pdu = parts[2]
+    if version not in (0, 1):
+        return None
+    readonly = community == SECRETS.get("community_ro", "public")
+    if STRIP.fault == "auth" or not (readonly or community == SECRETS.get("community", "private")):
+        return None  # wrong community: agents stay silent
+    resp = process_pdu(mib, version, readonly, pdu_tag, pdu)
+    if resp is None:
+        return None
     return tlv(0x30, enc_int(version) + tlv(0x04, parts[1][1]) + resp)
+
+
+# SNMPv3, user-based security model (RFC 3414; AES from RFC 3826). One user per combination
+# of protocols, all with the same passwords: u-noauth, u-md5, u-sha, u-md5-des, u-md5-aes,
+# u-sha-des, u-sha-aes.
+USM_STATS = "1.3.6.1.6.3.15.1.1.%d.0"
+UNSUPPORTED_LEVEL, NOT_IN_TIME, UNKNOWN_USER, UNKNOWN_ENGINE, WRONG_DIGEST, DECRYPT_ERROR = 1, 2, 3, 4, 5, 6
+
+
+def password_to_key(hname, pw):
+    pw = pw.encode()
+    buf = (pw * (1048576 // len(pw) + 1))[:1048576]
+    return hashlib.new(hname, buf).digest()
+
+
+class Usm:
+    def __init__(self):
+        self.engine_id = bytes.fromhex("80001f8804") + b"ipstrip-emu"
+        self.boots = 1
+        self.start = time.monotonic()
+        self.users = {}
+        self.salt = int.from_bytes(os.urandom(4), "big")
+
+    def setup(self):
+        try:
+            from Cryptodome.Cipher import AES, DES  # noqa: F401  (Debian python3-pycryptodome)
+            self.have_crypto = True
+        except ImportError:
+            self.have_crypto = False
+            log("python3-pycryptodome missing: SNMPv3 privacy users disabled")
+        pw = SECRETS.get("password", "")
+        ppw = SECRETS.get("priv_password", "")
+        self.users[b"u-noauth"] = (None, None, None, None)
+        for h, hn in (("md5", "md5"), ("sha", "sha1")):
+            if len(pw) < 8:
+                continue
+            ak = hashlib.new(hn, password_to_key(hn, pw) + self.engine_id + password_to_key(hn, pw)).digest()
+            self.users[("u-%s" % h).encode()] = (hn, ak, None, None)
+            if len(ppw) >= 8 and self.have_crypto:
+                pku = password_to_key(hn, ppw)
+                pk = hashlib.new(hn, pku + self.engine_id + pku).digest()
+                for pr in ("des", "aes"):
+                    self.users[("u-%s-%s" % (h, pr)).encode()] = (hn, ak, pr, pk)
+
+    def time(self):
+        return int(time.monotonic() - self.start) + 1000
+
+    def message(self, msg_id, flags, user, auth, priv, data_tlv, priv_params=b""):
+        hn, ak = auth if auth else (None, None)
+        sp = tlv(0x30, tlv(0x04, self.engine_id) + enc_int(self.boots) + enc_int(self.time())
+                 + tlv(0x04, user) + tlv(0x04, b"\0" * 12 if hn else b"") + tlv(0x04, priv_params))
+        header = tlv(0x30, enc_int(msg_id) + enc_int(65507) + tlv(0x04, bytes([flags])) + enc_int(3))
+        msg = bytearray(tlv(0x30, enc_int(3) + header + tlv(0x04, sp) + data_tlv))
+        if hn:
+            at = msg.find(b"\x04\x0c" + b"\0" * 12) + 2
+            msg[at:at + 12] = hmac.new(ak, bytes(msg), hn).digest()[:12]
+        return bytes(msg)
+
+    def report(self, msg_id, req_id, which, user=b"", auth=None):
+        vb = tlv(0x30, enc_oid(oid(USM_STATS % which)) + enc_int(1, 0x41))
+        pdu = tlv(0xA8, tlv(0x02, req_id) + enc_int(0) + enc_int(0) + tlv(0x30, vb))
+        scoped = tlv(0x30, tlv(0x04, self.engine_id) + tlv(0x04, b"") + pdu)
+        return self.message(msg_id, 1 if auth else 0, user, auth, None, scoped)
+
+    def crypt(self, kind, key, boots, etime, salt, data, encrypt):
+        from Cryptodome.Cipher import AES, DES
+        if kind == "des":
+            iv = bytes(a ^ b for a, b in zip(key[8:16], salt))
+            c = DES.new(key[:8], DES.MODE_CBC, iv)
+            return c.encrypt(data) if encrypt else c.decrypt(data)
+        iv = boots.to_bytes(4, "big") + etime.to_bytes(4, "big") + salt
+        c = AES.new(key[:16], AES.MODE_CFB, iv, segment_size=128)
+        return c.encrypt(data) if encrypt else c.decrypt(data)
+
+    def answer(self, mib, data, parts):
+        header = dec_all(parts[1][1])
+        msg_id = int.from_bytes(header[0][1], "big", signed=True)
+        flags = header[2][1][0]
+        sp = dec_all(dec(parts[2][1])[1])
+        engine_id, boots, etime, user, auth_params, priv_params = (v for _, v in sp)
+        boots = int.from_bytes(boots, "big", signed=True)
+        etime = int.from_bytes(etime, "big", signed=True)
+        data_tag, data_val = parts[3]
+        req_id = b"\0"
+        if not flags & 2 and data_tag == 0x30:
+            try:
+                req_id = dec_all(dec_all(data_val)[2][1])[0][1]
+            except (ValueError, IndexError):
+                pass
+        if engine_id != self.engine_id:
+            return self.report(msg_id, req_id, UNKNOWN_ENGINE)
+        if user not in self.users:
+            return self.report(msg_id, req_id, UNKNOWN_USER, user)
+        hn, ak, pr, pk = self.users[user]
+        level = flags & 3
+        if level != (0 if hn is None else 1 if pr is None else 3):
+            return self.report(msg_id, req_id, UNSUPPORTED_LEVEL, user)
+        if hn:
+            unsigned = bytearray(data)
+            at = data.find(b"\x04\x0c" + auth_params) + 2
+            unsigned[at:at + 12] = b"\0" * 12
+            if STRIP.fault == "auth" or hmac.new(ak, bytes(unsigned), hn).digest()[:12] != auth_params:
+                return self.report(msg_id, req_id, WRONG_DIGEST, user)
+            if boots != self.boots or abs(etime - self.time()) > 150:
+                return self.report(msg_id, req_id, NOT_IN_TIME, user, (hn, ak))
+        if pr:
+            try:
+                plain = self.crypt(pr, pk, boots, etime, priv_params, data_val, False)
+                _, scoped, _ = dec(plain)
+            except (ValueError, IndexError):
+                return self.report(msg_id, req_id, DECRYPT_ERROR, user)
+        else:
+            scoped = data_val
+        try:
+            fields = dec_all(scoped)
+            pdu_tag, pdu = fields[2]
+        except (ValueError, IndexError):
+            return self.report(msg_id, req_id, DECRYPT_ERROR, user)
+        resp = process_pdu(mib, 1, False, pdu_tag, pdu)
+        if resp is None:
+            return None
+        scoped = tlv(0x30, tlv(0x04, self.engine_id) + tlv(0x04, b"") + resp)
+        if pr:
+            if pr == "des":
+                self.salt = (self.salt + 1) & 0xFFFFFFFF
+                salt = self.boots.to_bytes(4, "big") + self.salt.to_bytes(4, "big")
+                scoped += b"\0" * (-len(scoped) % 8)
+            else:
+                salt = os.urandom(8)
+            enc = self.crypt(pr, pk, self.boots, self.time(), salt, scoped, True)
+            return self.message(msg_id, level, user, (hn, ak), pr, tlv(0x04, enc), salt)
+        return self.message(msg_id, level, user, (hn, ak) if hn else None, None, scoped)
+
+
+USM = Usm()
 
 
 class SnmpServer:
@@ -706,6 +853,7 @@ def main():
 
     global STRIP, SECRETS
     SECRETS = read_secrets(a.secrets)
+    USM.setup()
     names = [n for n in a.names.split(",") if n]
     STRIP = Strip(a.outlets, names, a.switch_delay, a.hook)
     for o in a.off.split(","):

@@ -9,6 +9,7 @@
 
 pub mod http;
 pub mod snmp;
+pub mod usm;
 pub mod web;
 
 use crate::fence::PowerSwitch;

@@ -6,6 +6,7 @@
 //! The APC tables are the PowerNet MIB's, the same OIDs and values that
 //! fence-agents' fence_apc_snmp uses, so both agents agree on a device.
 
+use super::usm;
 use crate::fence::{FenceError, Options, Outlet, Power, PowerSwitch};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
@@ -228,6 +229,17 @@ pub fn encode_message(
     request_id: i32,
     binds: &[(Vec<u32>, Value)],
 ) -> Vec<u8> {
+    let mut m = int(match version {
+        Version::V1 => 0,
+        Version::V2c => 1,
+    });
+    m.extend(tlv(OCTET_STRING, community));
+    m.extend(encode_pdu(pdu, request_id, binds));
+    tlv(SEQUENCE, &m)
+}
+
+/// One PDU: request id, zero error status and index, the bindings.
+pub fn encode_pdu(pdu: u8, request_id: i32, binds: &[(Vec<u32>, Value)]) -> Vec<u8> {
     let mut vbs = Vec::new();
     for (o, v) in binds {
         let mut vb = oid(o);
@@ -238,13 +250,7 @@ pub fn encode_message(
     p.extend(int(0));
     p.extend(int(0));
     p.extend(tlv(SEQUENCE, &vbs));
-    let mut m = int(match version {
-        Version::V1 => 0,
-        Version::V2c => 1,
-    });
-    m.extend(tlv(OCTET_STRING, community));
-    m.extend(tlv(pdu, &p));
-    tlv(SEQUENCE, &m)
+    tlv(pdu, &p)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,10 +332,21 @@ pub struct Client {
     pub name: String,
     pub version: Version,
     pub community: Vec<u8>,
+    /// SNMPv3: the user, and the engine once discovered.
+    pub usm: Option<(usm::User, Option<usm::Engine>)>,
     pub timeout: Duration,
     pub retries: u32,
     next_id: i32,
 }
+
+/// What one datagram meant to a waiting request.
+enum Heard<T> {
+    Done(T),
+    Ignore,
+}
+
+/// A v3 answer: a response, or a report with the agent's boots and time.
+type V3Answer = Result<Reply, (i64, i64, Reply)>;
 
 impl Client {
     pub fn new(
@@ -358,15 +375,24 @@ impl Client {
             name,
             version,
             community: community.as_bytes().to_vec(),
+            usm: None,
             timeout,
             retries: 1,
             next_id: (seed & 0x3fff_ffff) as i32,
         })
     }
 
-    /// One request, retried on silence; the reply must carry our request
-    /// id (a late answer to an earlier try is skipped).
-    pub fn request(&mut self, pdu: u8, binds: &[(Vec<u32>, Value)]) -> Result<Reply, FenceError> {
+    fn next_id(&mut self) -> i32 {
+        self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
+        self.next_id
+    }
+
+    /// Sends `msg` (again on silence) until `accept` takes a datagram.
+    fn exchange<T>(
+        &self,
+        msg: &[u8],
+        mut accept: impl FnMut(&[u8]) -> Result<Heard<T>, FenceError>,
+    ) -> Result<T, FenceError> {
         let bind = if self.addr.is_ipv6() {
             "[::]:0"
         } else {
@@ -376,12 +402,9 @@ impl Client {
             .map_err(|e| FenceError::Connect(format!("cannot open a UDP socket: {e}")))?;
         sock.connect(self.addr)
             .map_err(|e| FenceError::Connect(format!("cannot reach {}: {e}", self.name)))?;
-        self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
-        let id = self.next_id;
-        let msg = encode_message(self.version, &self.community, pdu, id, binds);
         let mut buf = vec![0u8; 65536];
         for _ in 0..=self.retries {
-            sock.send(&msg)
+            sock.send(msg)
                 .map_err(|e| FenceError::Connect(format!("cannot send to {}: {e}", self.name)))?;
             let until = Instant::now() + self.timeout;
             loop {
@@ -391,21 +414,10 @@ impl Client {
                 }
                 let _ = sock.set_read_timeout(Some(left));
                 match sock.recv(&mut buf) {
-                    Ok(n) => {
-                        let (_, _, tag, reply) = match decode_message(&buf[..n]) {
-                            Ok(m) => m,
-                            Err(why) => {
-                                return Err(FenceError::Protocol(format!(
-                                    "malformed SNMP reply from {}: {why}",
-                                    self.name
-                                )))
-                            }
-                        };
-                        if tag != RESPONSE || reply.request_id != id {
-                            continue;
-                        }
-                        return Ok(reply);
-                    }
+                    Ok(n) => match accept(&buf[..n])? {
+                        Heard::Done(t) => return Ok(t),
+                        Heard::Ignore => continue,
+                    },
                     Err(e)
                         if e.kind() == std::io::ErrorKind::WouldBlock
                             || e.kind() == std::io::ErrorKind::TimedOut =>
@@ -430,10 +442,112 @@ impl Client {
         // v1/v2c agents drop requests with a wrong community silently, so
         // silence is the only sign of it.
         Err(FenceError::Timeout(format!(
-            "no SNMP reply from {} within {:.1}s, {} tries (check address, snmp_version and community)",
+            "no SNMP reply from {} within {:.1}s, {} tries (check address, snmp_version and {})",
             self.name,
             self.timeout.as_secs_f64(),
-            self.retries + 1
+            self.retries + 1,
+            if self.usm.is_some() {
+                "username"
+            } else {
+                "community"
+            }
+        )))
+    }
+
+    fn malformed(&self, why: &str) -> FenceError {
+        FenceError::Protocol(format!("malformed SNMP reply from {}: {why}", self.name))
+    }
+
+    /// One request, retried on silence; the reply must carry our request
+    /// id (a late answer to an earlier try is skipped).
+    pub fn request(&mut self, pdu: u8, binds: &[(Vec<u32>, Value)]) -> Result<Reply, FenceError> {
+        if self.usm.is_some() {
+            return self.request_v3(pdu, binds);
+        }
+        let id = self.next_id();
+        let msg = encode_message(self.version, &self.community, pdu, id, binds);
+        self.exchange(&msg, |data| {
+            let (_, _, tag, reply) = decode_message(data).map_err(|w| self.malformed(&w))?;
+            Ok(if tag == RESPONSE && reply.request_id == id {
+                Heard::Done(reply)
+            } else {
+                Heard::Ignore
+            })
+        })
+    }
+
+    /// RFC 3414 4: an empty, unauthenticated request makes the agent tell
+    /// its engine id, boots and time in a report.
+    fn discover(&mut self, user: &usm::User) -> Result<usm::Engine, FenceError> {
+        let id = self.next_id();
+        let msg = usm::discovery_request(id, id);
+        let d = self.exchange(&msg, |data| {
+            let d = usm::decode(data).map_err(|w| self.malformed(&w))?;
+            Ok(if d.msg_id == i64::from(id) && !d.engine_id.is_empty() {
+                Heard::Done(d)
+            } else {
+                Heard::Ignore
+            })
+        })?;
+        log::info!(
+            "{}: SNMPv3 engine {} (boots {}, time {})",
+            self.name,
+            usm::hex(&d.engine_id),
+            d.boots,
+            d.time
+        );
+        Ok(user.engine(&d.engine_id, d.boots, d.time))
+    }
+
+    fn request_v3(&mut self, pdu: u8, binds: &[(Vec<u32>, Value)]) -> Result<Reply, FenceError> {
+        let Some((user, engine)) = self.usm.clone() else {
+            return Err(FenceError::Usage("SNMPv3 without a user".into()));
+        };
+        let mut engine = match engine {
+            Some(e) => e,
+            None => self.discover(&user)?,
+        };
+        // One resynchronisation: an agent whose clock we do not know yet
+        // answers the first signed request with its boots and time.
+        for attempt in 0..2 {
+            let id = self.next_id();
+            let pdu_bytes = encode_pdu(pdu, id, binds);
+            let salt = (u64::from(self.next_id() as u32) << 32) | u64::from(id as u32);
+            let msg = user.request(id, &engine, &pdu_bytes, salt);
+            let name = self.name.clone();
+            let heard: V3Answer = self.exchange(&msg, |data| {
+                let d = usm::decode(data).map_err(|w| self.malformed(&w))?;
+                if d.msg_id != i64::from(id) {
+                    return Ok(Heard::Ignore);
+                }
+                let (tag, reply) = user.open(&engine, &d, &name)?;
+                if tag == usm::REPORT {
+                    return Ok(Heard::Done(Err((d.boots, d.time, reply))));
+                }
+                Ok(if tag == RESPONSE && reply.request_id == id {
+                    Heard::Done(Ok(reply))
+                } else {
+                    Heard::Ignore
+                })
+            })?;
+            match heard {
+                Ok(reply) => {
+                    self.usm = Some((user, Some(engine)));
+                    return Ok(reply);
+                }
+                Err((boots, time, report))
+                    if attempt == 0 && usm::is_report_for(&report, usm::NOT_IN_TIME_WINDOW) =>
+                {
+                    engine.boots = boots;
+                    engine.time = time;
+                    engine.at = Instant::now();
+                }
+                Err((_, _, report)) => return Err(usm::report_error(&report, &self.name)),
+            }
+        }
+        Err(FenceError::Auth(format!(
+            "{}: SNMPv3 clocks stay out of step (not in time window)",
+            self.name
         )))
     }
 
@@ -791,6 +905,56 @@ fn generic_model(o: &Options) -> Result<Model, FenceError> {
     Ok(m)
 }
 
+/// The SNMPv3 user from the options. Without snmp_sec_level the level
+/// follows from the passwords given, as fence-agents does it.
+fn v3_user(o: &Options) -> Result<usm::User, FenceError> {
+    let name = o
+        .get("username")
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| FenceError::Usage("snmp_version=3 needs username".into()))?;
+    let password = o.get("password").filter(|p| !p.is_empty());
+    let priv_password = o.get("snmp_priv_passwd").filter(|p| !p.is_empty());
+    let level = match o.get("snmp_sec_level") {
+        Some(l) => l,
+        None if priv_password.is_some() && password.is_some() => "authPriv",
+        None if password.is_some() => "authNoPriv",
+        None => "noAuthNoPriv",
+    };
+    let auth_prot = match o.get("snmp_auth_prot") {
+        Some("SHA") => usm::AuthProt::Sha,
+        _ => usm::AuthProt::Md5,
+    };
+    let priv_prot = match o.get("snmp_priv_prot") {
+        Some("AES") => usm::PrivProt::Aes,
+        _ => usm::PrivProt::Des,
+    };
+    // RFC 3414 11.2: agents refuse shorter passwords anyway.
+    let checked = |what: &str, p: Option<&str>| -> Result<String, FenceError> {
+        match p {
+            Some(p) if p.len() >= 8 => Ok(p.to_string()),
+            Some(_) => Err(FenceError::Usage(format!(
+                "{what} must have at least 8 characters"
+            ))),
+            None => Err(FenceError::Usage(format!(
+                "snmp_sec_level={level} needs {what}"
+            ))),
+        }
+    };
+    let auth = match level {
+        "authNoPriv" | "authPriv" => Some((auth_prot, checked("password", password)?)),
+        _ => None,
+    };
+    let privacy = match level {
+        "authPriv" => Some((priv_prot, checked("snmp_priv_passwd", priv_password)?)),
+        _ => None,
+    };
+    Ok(usm::User {
+        name: name.to_string(),
+        auth,
+        privacy,
+    })
+}
+
 pub fn build(
     o: &Options,
     device: &str,
@@ -805,17 +969,16 @@ pub fn build(
         "snmp" => Some(generic_model(o)?),
         other => return Err(FenceError::Usage(format!("unknown device '{other}'"))),
     };
+    let v3 = o.get("snmp_version") == Some("3");
     let version = match o.get("snmp_version").unwrap_or("1") {
-        "1" => Version::V1,
         "2c" => Version::V2c,
-        _ => {
-            return Err(FenceError::Usage(
-                "snmp_version=3 is not available in this build; use 1 or 2c".into(),
-            ))
-        }
+        _ => Version::V1,
     };
     let community = o.get("community").unwrap_or("private");
-    let client = Client::new(host, port, version, community, timeout)?;
+    let mut client = Client::new(host, port, version, community, timeout)?;
+    if v3 {
+        client.usm = Some((v3_user(o)?, None));
+    }
     Ok(Box::new(SnmpStrip { client, model }))
 }
 
