@@ -40,6 +40,18 @@ pub const AGENTS: &[Entry] = &[
     },
 ];
 
+impl Entry {
+    /// The meta-data XML in the agent's own format: OCF for resource agents,
+    /// fence-agents' format for fence agents (what `storha meta-data` and
+    /// `make metadata` should print).
+    pub fn metadata_xml(&self) -> String {
+        match self.kind {
+            Kind::Ocf => ocf::metadata::render((self.meta)()),
+            Kind::Fence => agents::ipstrip::fence_metadata(),
+        }
+    }
+}
+
 /// Exact match on the file name: agent names contain `-` and no extension,
 /// so neither a suffix match nor a file stem would be right.
 pub fn find(name: &str) -> Option<&'static Entry> {
@@ -61,6 +73,14 @@ mod tests {
         }
         assert_eq!(find("fence_ipstrip").map(|e| e.kind), Some(Kind::Fence));
         assert_eq!(find("ipstrip-stonith").map(|e| e.kind), Some(Kind::Fence));
+        let fence = find("fence_ipstrip")
+            .map(Entry::metadata_xml)
+            .unwrap_or_default();
+        assert!(fence.contains("<vendor-url>"), "fence meta-data format");
+        let ocf = find("floating-ip")
+            .map(Entry::metadata_xml)
+            .unwrap_or_default();
+        assert!(ocf.contains("<resource-agent name=\"floating-ip\""));
         assert!(find("floating-ip").is_some());
         assert!(find("floating").is_none());
         assert!(find("storha").is_none());
