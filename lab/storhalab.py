@@ -125,6 +125,15 @@ def image_dir(build=True):
     return out.strip().splitlines()[-1]
 
 
+def prune_images(keep):
+    """Removes the cached images of older recipes (each is about 1 GiB)."""
+    for entry in os.listdir(CACHE_DIR):
+        path = os.path.join(CACHE_DIR, entry)
+        if entry.startswith("image-") and not entry.endswith(".tmp") and path != keep:
+            log(f"removing the image of an older recipe: {path}")
+            shutil.rmtree(path, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------
 # Results of commands run in a VM
 
@@ -500,6 +509,7 @@ class Lab:
         t0 = time.monotonic()
         image = image_dir(build=True)
         t_image = time.monotonic() - t0
+        prune_images(keep=image)
         # A fresh run directory: overlays and disks of an earlier lab go away.
         if os.path.isdir(self.run_dir):
             shutil.rmtree(self.run_dir)
