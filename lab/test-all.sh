@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 CLI=(/usr/bin/python3 lab/storhalab.py)
 export LAB_ARTIFACTS=${LAB_ARTIFACTS:-$PWD/lab/artifacts}
-PYTEST=("$PY" -m pytest -p no:cacheprovider -rs -v)
+PYTEST=("$PY" -m pytest -p no:cacheprovider -rs -v -o junit_logging=system-out)
 rm -rf "$LAB_ARTIFACTS"
 mkdir -p "$LAB_ARTIFACTS"
 TIMES=$LAB_ARTIFACTS/timings.txt

@@ -78,7 +78,8 @@ trap 'rm -rf "$WORK/rootfs" "$WORK/wb"' EXIT
 #    in Debian's dm-writeboost-dkms package (no gcc nor dkms in the image).
 log "building dm-writeboost for $ABI"
 mkdir -p "$WORK/wb"
-(cd "$WORK/wb" && apt-get download -q dm-writeboost-dkms >/dev/null)
+# (as root: apt's _apt sandbox user cannot write into the cache folder)
+(cd "$WORK/wb" && apt-get download -q -o APT::Sandbox::User=root dm-writeboost-dkms >/dev/null)
 dpkg-deb -x "$WORK"/wb/dm-writeboost-dkms_*.deb "$WORK/wb/x"
 WBSRC=$(dirname "$(find "$WORK/wb/x/usr/src" -name Makefile | head -n1)")
 make -s -C "/usr/src/linux-headers-$ABI" M="$WBSRC" modules >"$WORK/wb/make.log" 2>&1 ||
