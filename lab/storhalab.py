@@ -826,8 +826,8 @@ class Lab:
                          + (f"pid {pid}" if pid else ""))
         if any(VM(self, n).pid() for n in self.node_names):
             try:
-                lines.append("cluster: " + " ".join(
-                    f"{n}={s}" for n, s in sorted(self.cluster_nodes().items())) or "no DC yet")
+                members = " ".join(f"{n}={s}" for n, s in sorted(self.cluster_nodes().items()))
+                lines.append("cluster: " + (members or "no DC yet"))
             except LabError as e:
                 lines.append(f"cluster: {e}")
         else:
