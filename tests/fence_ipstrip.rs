@@ -399,7 +399,11 @@ fn snmp_v3_every_security_level_and_protocol() {
     let Some(emu) = Emulator::start(&EmuOpts::default()) else {
         return;
     };
-    for user in V3_USERS {
+    let crypto = have_python_crypto();
+    for user in V3_USERS
+        .iter()
+        .filter(|u| crypto || u.matches('-').count() < 2)
+    {
         let o = emu.v3_options(user);
         emu.agent("apc", "status", "1", &o).expect(0, "Status: ON");
         emu.agent("apc", "off", "1", &o)
@@ -412,7 +416,7 @@ fn snmp_v3_every_security_level_and_protocol() {
             .expect(0, "1,node1,ON");
     }
     let quick = "shell_timeout=1\n";
-    let strong = emu.v3_options("u-sha-aes");
+    let strong = emu.v3_options(if crypto { "u-sha-aes" } else { "u-sha" });
     let cases = [
         (
             format!("{strong}password=Wrong-password-1\n"),
@@ -458,7 +462,13 @@ fn fence_apc_snmp_v3_agrees() {
     let Some(emu) = Emulator::start(&EmuOpts::default()) else {
         return;
     };
-    for user in ["u-md5-des", "u-sha-aes", "u-sha", "u-noauth"] {
+    let crypto = have_python_crypto();
+    let users: &[&str] = if crypto {
+        &["u-md5-des", "u-sha-aes", "u-sha", "u-noauth"]
+    } else {
+        &["u-sha", "u-md5", "u-noauth"]
+    };
+    for user in users {
         let o = emu.v3_options(user);
         let kv: Vec<&str> = o.lines().collect();
         let reference = |extra: &[&str]| {

@@ -34,6 +34,18 @@ pub fn have(path: &str, package: &str) -> bool {
     false
 }
 
+/// Whether the emulator can do SNMPv3 privacy (Debian python3-pycryptodome).
+pub fn have_python_crypto() -> bool {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import Cryptodome.Cipher.AES"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        loud("SKIPPED: SNMPv3 privacy users (install the Debian package python3-pycryptodome)");
+    }
+    ok
+}
+
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     std::fs::File::open("/dev/urandom")
