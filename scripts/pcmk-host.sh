@@ -413,9 +413,22 @@ stop_pacemaker() {
 	[ -z "$cpid" ] || kill_leftovers corosync $(session_pids "$cpid")
 }
 
+# The daemons outlive this script: they must not inherit its caller's open files. A lock on
+# /run/storha-pcmk.lock held through an inherited descriptor would stay held for as long as the
+# cluster runs. (bash reads this script through fd 255: keep that one.)
+close_inherited_fds() {
+	local fd
+	for fd in "/proc/$$/fd/"*; do
+		fd=${fd##*/}
+		case "$fd" in 0 | 1 | 2 | 255) continue ;; esac
+		eval "exec $fd>&-" 2>/dev/null || true
+	done
+}
+
 cmd_up() {
 	need_root
 	need_tools
+	close_inherited_fds
 	mkdir -p "$STATE" "$LOGDIR"
 	local owner
 	if owner=$(in_use); then
