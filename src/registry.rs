@@ -27,6 +27,12 @@ pub const AGENTS: &[Entry] = &[
         run: ocf::run::<agents::floating_ip::FloatingIp>,
     },
     Entry {
+        name: "writeboost-cache",
+        kind: Kind::Ocf,
+        meta: <agents::writeboost_cache::WriteboostCache as ocf::Agent>::meta,
+        run: ocf::run::<agents::writeboost_cache::WriteboostCache>,
+    },
+    Entry {
         name: agents::ipstrip::NAME,
         kind: Kind::Fence,
         meta: agents::ipstrip::meta,

@@ -5,3 +5,4 @@
 
 pub mod floating_ip;
 pub mod ipstrip;
+pub mod writeboost_cache;

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! writeboost-cache: one dm-writeboost device, managed so that no dirty
+//! block is ever lost.
+//!
+//! Reads go through the device-mapper ioctl interface and sysfs (monitor
+//! runs no command at all unless it reports a changed node attribute);
+//! every change goes through `dmsetup` on the runner, where it is logged
+//! and bounded by the operation's deadline. The cache device is only ever
+//! formatted when `format` says so, and only ever zeroed after a flush that
+//! left no dirty block.
+
+mod dm;
+mod host;
+mod params;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
+
+use crate::cmd::{Cmd, CmdError};
+use crate::ocf::{env, Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
+use crate::{args_err, generic};
+use dm::{DevId, WbStatus, WbTable};
+use host::{BlockDev, DmDevice, Host, System};
+use params::{Config, Flush, Format, DYNAMIC};
+use serde_json::json;
+use std::time::Duration;
+
+pub struct WriteboostCache;
+
+/// Time kept back from a flush for removing the device afterwards.
+const REMOVE_RESERVE: Duration = Duration::from_secs(2);
+/// Longest single `drop_caches` wait: between two, the agent reads the
+/// dirty count and logs the progress. The kernel wait is interruptible, so
+/// ending `dmsetup` at the limit is harmless.
+const DRAIN_SLICE: Duration = Duration::from_secs(5);
+/// A node attribute is refreshed at least this often even when unchanged,
+/// so a restarted attribute manager gets the value back.
+const ATTR_REFRESH: Duration = Duration::from_secs(300);
+
+fn dmsetup<'a>(args: impl IntoIterator<Item = &'a str>) -> Cmd {
+    Cmd::new("dmsetup").args(args)
+}
+
+/// The running device, checked to be one writeboost target.
+struct Live {
+    dev: DevId,
+    suspended: bool,
+    open_count: i32,
+    table: WbTable,
+    status: WbStatus,
+}
+
+fn live(d: &DmDevice, name: &str) -> Result<Live, OcfError> {
+    if !d.table.has_live_table() {
+        return Err(generic!("{name} exists but has no active table"));
+    }
+    let (t, s) = match (d.table.targets.as_slice(), d.status.targets.as_slice()) {
+        ([t], [s]) if t.target_type == "writeboost" && s.target_type == "writeboost" => (t, s),
+        (ts, _) => {
+            let types: Vec<&str> = ts.iter().map(|t| t.target_type.as_str()).collect();
+            return Err(generic!(
+                "/dev/mapper/{name} exists but is not a writeboost device (table: {})",
+                if types.is_empty() {
+                    "empty".to_string()
+                } else {
+                    types.join(", ")
+                }
+            ));
+        }
+    };
+    let table = dm::parse_table(&t.params).map_err(|e| generic!("{name}: {e}"))?;
+    let status = dm::parse_status(&s.params).map_err(|e| generic!("{name}: {e}"))?;
+    Ok(Live {
+        dev: d.table.dev,
+        suspended: d.table.suspended() || d.status.suspended(),
+        open_count: d.table.open_count,
+        table,
+        status,
+    })
+}
+
+/// Why the live table is not the configured one, if it is not.
+fn mismatch(l: &Live, cfg: &Config, backing: &BlockDev, cache: &BlockDev) -> Option<String> {
+    if l.table.backing != backing.id || l.table.cache != cache.id {
+        return Some(format!(
+            "/dev/mapper/{} is writeboost over {} with cache {}, not over {} ({}) with cache {} ({})",
+            cfg.name,
+            l.table.backing,
+            l.table.cache,
+            cfg.backing_dev,
+            backing.id,
+            cfg.cache_dev,
+            cache.id
+        ));
+    }
+    None
+}
+
+/// Static options of the live table that differ from the configuration.
+fn static_mismatch(l: &Live, cfg: &Config) -> Option<String> {
+    let want = [
+        (
+            "write_around_mode",
+            u8::from(cfg.write_around_mode).to_string(),
+        ),
+        ("nr_read_cache_cells", cfg.nr_read_cache_cells.to_string()),
+    ];
+    let diff: Vec<String> = want
+        .iter()
+        .filter_map(|(k, v)| match l.table.arg(k) {
+            Some(have) if have != v => Some(format!("{k} is {have}, configured {v}")),
+            _ => None,
+        })
+        .collect();
+    if diff.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "/dev/mapper/{} runs with {}",
+            cfg.name,
+            diff.join(", ")
+        ))
+    }
+}
+
+fn devices(host: &dyn Host, cfg: &Config) -> Result<(BlockDev, BlockDev), OcfError> {
+    Ok((
+        host.block_dev("backing_dev", &cfg.backing_dev)?,
+        host.block_dev("cache_dev", &cfg.cache_dev)?,
+    ))
+}
+
+/// Host checks of validate-all and start: both devices exist here, are
+/// block devices, differ, are big enough, and nothing but our own device
+/// uses them.
+fn check_host(host: &dyn Host, cfg: &Config) -> Result<(BlockDev, BlockDev), OcfError> {
+    let (b, c) = devices(host, cfg)?;
+    if b.id == c.id {
+        return Err(args_err!(
+            "backing_dev {} and cache_dev {} are the same device ({}): dm-writeboost would \
+             format the data device as its cache",
+            b.path,
+            c.path,
+            b.id
+        ));
+    }
+    // The superblock area (1 MiB) and one 512 KiB segment.
+    if c.sectors < 2048 + 1024 {
+        return Err(args_err!(
+            "cache_dev {} has {} sectors: too small for a dm-writeboost cache (at least 1.5 MiB)",
+            c.path,
+            c.sectors
+        ));
+    }
+    for (param, d) in [("backing_dev", &b), ("cache_dev", &c)] {
+        let users = host.users(d.id, Some(&cfg.name));
+        if !users.is_empty() {
+            return Err(args_err!(
+                "{param} {} is in use by {}",
+                d.path,
+                users.join(", ")
+            ));
+        }
+    }
+    Ok((b, c))
+}
+
+fn create(
+    ctx: &Ctx,
+    cfg: &Config,
+    b: &BlockDev,
+    c: &BlockDev,
+    cfg_wam: bool,
+) -> Result<(), OcfError> {
+    // Device numbers, not paths: the devices whose magic was just read are
+    // exactly the ones the table gets, whatever a symlink points to now.
+    let mut args = cfg.table_args();
+    if !cfg_wam {
+        for i in (1..args.len()).step_by(2) {
+            if args[i] == "write_around_mode" {
+                args[i + 1] = "0".into();
+            }
+        }
+    }
+    let table = format!(
+        "0 {} writeboost {} {} {}",
+        b.sectors,
+        b.id,
+        c.id,
+        args.join(" ")
+    );
+    log::info!("creating {}: {table}", cfg.name);
+    ctx.runner.run(&dmsetup([
+        "create",
+        cfg.name.as_str(),
+        "--table",
+        table.as_str(),
+    ]))?;
+    Ok(())
+}
+
+fn remove(ctx: &Ctx, name: &str) -> Result<(), OcfError> {
+    ctx.runner.run(&dmsetup(["remove", name]))?;
+    Ok(())
+}
+
+/// Suspend and resume: postsuspend writes the RAM buffer to the cache log
+/// and flushes the cache device. Without it drop_caches can wait forever.
+fn flush_buffer(ctx: &Ctx, name: &str) -> Result<(), OcfError> {
+    let r = ctx.runner.run(&dmsetup(["suspend", name]));
+    // Whatever suspend did, never leave the device suspended: I/O to it
+    // would block every layer above.
+    let r2 = ctx.runner.run(&dmsetup(["resume", name]));
+    r?;
+    r2?;
+    Ok(())
+}
+
+fn status_of(host: &dyn Host, name: &str) -> Result<Live, OcfError> {
+    match host.query(name)? {
+        Some(d) => live(&d, name),
+        None => Err(generic!("{name} vanished")),
+    }
+}
+
+/// Writes every dirty block back, in slices, until none is left or only
+/// `reserve` of the deadline remains. Returns the dirty count last seen.
+fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u64, OcfError> {
+    let started = std::time::Instant::now();
+    let mut first = None;
+    loop {
+        let l = status_of(host, name)?;
+        let dirty = l.status.nr_dirty;
+        let first = *first.get_or_insert(dirty);
+        if dirty == 0 {
+            log::info!(
+                "{name}: all {first} dirty blocks written back in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(0);
+        }
+        let left = ctx.deadline.remaining().saturating_sub(reserve);
+        if left < Duration::from_millis(200) {
+            log::warn!(
+                "{name}: {dirty} of {first} dirty blocks still on the cache when the time ran out \
+                 ({:.1}s); they stay safe on the cache device and are replayed at the next start",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(dirty);
+        }
+        log::info!("{name}: writing back {dirty} dirty blocks");
+        let cmd = dmsetup(["message", name, "0", "drop_caches"]).timeout(left.min(DRAIN_SLICE));
+        match ctx.runner.run(&cmd) {
+            Ok(_) | Err(CmdError::Timeout { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn under_pacemaker(ctx: &Ctx) -> bool {
+    ctx.env.get(env::FEATURE_SET).is_some()
+}
+
+/// Sets the node attribute to the dirty count when it changed (or is old),
+/// so that a monitor usually runs no command at all. Failures only warn.
+fn report_dirty(ctx: &Ctx, cfg: &Config, dirty: u64) {
+    if !under_pacemaker(ctx) {
+        return;
+    }
+    let path = ctx.state.path("dirty");
+    let fresh = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < ATTR_REFRESH);
+    let same = std::fs::read_to_string(&path).ok().as_deref() == Some(dirty.to_string().as_str());
+    if fresh && same {
+        return;
+    }
+    let cmd = Cmd::new("attrd_updater")
+        .args(["-n", cfg.node_attribute.as_str(), "-U"])
+        .arg(dirty.to_string())
+        .timeout(Duration::from_secs(5));
+    match ctx.runner.run(&cmd) {
+        Ok(_) => {
+            let _ = ctx.state.ensure();
+            let _ = std::fs::write(&path, dirty.to_string());
+        }
+        Err(e) => log::warn!("could not set node attribute {}: {e}", cfg.node_attribute),
+    }
+}
+
+fn clear_attribute(ctx: &Ctx, cfg: &Config) {
+    let _ = std::fs::remove_file(ctx.state.path("dirty"));
+    if !under_pacemaker(ctx) {
+        return;
+    }
+    let cmd = Cmd::new("attrd_updater")
+        .args(["-n", cfg.node_attribute.as_str(), "-D"])
+        .timeout(Duration::from_secs(5));
+    if let Err(e) = ctx.runner.run(&cmd) {
+        log::warn!(
+            "could not delete node attribute {}: {e}",
+            cfg.node_attribute
+        );
+    }
+}
+
+fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let name = cfg.name.as_str();
+    if let Some(d) = host.query(name)? {
+        let l = live(&d, name).map_err(|e| args_err!("{e}; refusing to touch it"))?;
+        let (b, c) = devices(host, cfg)?;
+        if let Some(why) = mismatch(&l, cfg, &b, &c).or_else(|| static_mismatch(&l, cfg)) {
+            return Err(args_err!("{why}; refusing to touch it"));
+        }
+        if l.suspended {
+            log::info!("{name} is running but suspended; resuming it");
+            ctx.runner.run(&dmsetup(["resume", name]))?;
+        } else {
+            log::info!("{name} is already running over {} and {}", b.path, c.path);
+        }
+        return verify_started(host, cfg, &b, &c);
+    }
+    let (b, c) = check_host(host, cfg)?;
+    if !host.module_loaded() {
+        log::info!("loading dm-writeboost");
+        ctx.runner
+            .run(&Cmd::new("modprobe").arg("dm-writeboost"))
+            .map_err(|e| OcfError::NotInstalled(format!("dm-writeboost is not available: {e}")))?;
+    }
+    let formatted = dm::has_magic(&host.read_head(&c)?);
+    match (formatted, cfg.format) {
+        (true, Format::Force) => {
+            log::warn!(
+                "format=force: resuming the cache on {} to write its dirty blocks back before \
+                 formatting it",
+                c.path
+            );
+            create(ctx, cfg, &b, &c, false)?;
+            flush_buffer(ctx, name)?;
+            // Keep time for the removal and the second creation.
+            let left = drain(ctx, host, name, REMOVE_RESERVE * 3)?;
+            remove(ctx, name)?;
+            if left > 0 {
+                return Err(generic!(
+                    "format=force: {left} dirty blocks were not written back within the start \
+                     timeout; the cache on {} was left intact (nothing lost); raise the start \
+                     timeout or use format=if-unformatted",
+                    c.path
+                ));
+            }
+            host.zero_head(&c)?;
+            log::warn!(
+                "formatting {} as a new cache (it held no dirty block)",
+                c.path
+            );
+        }
+        (true, _) if cfg.write_around_mode => {
+            return Err(args_err!(
+                "cache_dev {} holds a dm-writeboost cache and write_around_mode=true would \
+                 reformat it, discarding its dirty blocks; set format=force to write them back \
+                 first, or write_around_mode=false",
+                c.path
+            ));
+        }
+        (true, _) => log::info!(
+            "resuming the cache on {}: replaying its log (reads the whole cache device)",
+            c.path
+        ),
+        (false, Format::Never) => {
+            return Err(args_err!(
+                "cache_dev {} has no dm-writeboost superblock and format=never: refusing to \
+                 format it; set format=if-unformatted to format it",
+                c.path
+            ));
+        }
+        (false, _) => log::warn!(
+            "cache_dev {} has no dm-writeboost superblock: formatting it as a new cache",
+            c.path
+        ),
+    }
+    create(ctx, cfg, &b, &c, cfg.write_around_mode)?;
+    verify_started(host, cfg, &b, &c)
+}
+
+/// Start returns only once a monitor would agree.
+fn verify_started(
+    host: &dyn Host,
+    cfg: &Config,
+    b: &BlockDev,
+    c: &BlockDev,
+) -> Result<(), OcfError> {
+    let l = status_of(host, &cfg.name)?;
+    if let Some(why) = mismatch(&l, cfg, b, c) {
+        return Err(generic!("{why}"));
+    }
+    if l.suspended {
+        return Err(generic!("{} is suspended after start", cfg.name));
+    }
+    log::info!(
+        "{} running: {} of {} cache blocks dirty",
+        cfg.name,
+        l.status.nr_dirty,
+        l.status.nr_cache_blocks
+    );
+    Ok(())
+}
+
+fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let name = cfg.name.as_str();
+    let Some(d) = host.query(name)? else {
+        log::info!("{name} does not exist; stopped");
+        clear_attribute(ctx, cfg);
+        return Ok(());
+    };
+    let l = live(&d, name).map_err(|e| generic!("{e}; not removing it"))?;
+    // The configured paths may no longer resolve (a by-id link gone with a
+    // failed disk); the device is still ours by name and target type.
+    let configured = devices(host, cfg);
+    match &configured {
+        Ok((b, c)) => {
+            if let Some(why) = mismatch(&l, cfg, b, c) {
+                return Err(generic!("{why}; not removing it"));
+            }
+            if let Some(why) = static_mismatch(&l, cfg) {
+                log::warn!("{why}; stopping it anyway");
+            }
+        }
+        Err(e) => log::warn!("{e}; stopping {name} by its name"),
+    }
+    let users = host.users(l.dev, None);
+    if !users.is_empty() {
+        return Err(generic!(
+            "{name} is still in use by {}: stop those first (order them after this resource)",
+            users.join(", ")
+        ));
+    }
+    if l.open_count > 0 {
+        return Err(generic!(
+            "{name} is held open {} time(s) by a process; not removing it",
+            l.open_count
+        ));
+    }
+    if l.suspended {
+        log::info!("{name} is suspended; resuming it before the flush");
+    }
+    flush_buffer(ctx, name)?;
+    let mut dirty = status_of(host, name)?.status.nr_dirty;
+    if cfg.flush_on_stop == Flush::Full && dirty > 0 {
+        dirty = drain(ctx, host, name, REMOVE_RESERVE)?;
+    }
+    log::info!("removing {name} ({dirty} dirty blocks stay on the cache)");
+    remove(ctx, name)?;
+    if host.query(name)?.is_some() {
+        return Err(generic!("{name} still exists after dmsetup remove"));
+    }
+    clear_attribute(ctx, cfg);
+    if cfg.zero_superblock_on_stop {
+        if dirty != 0 {
+            log::warn!("not zeroing the superblock: {dirty} dirty blocks remain on the cache");
+        } else {
+            // Only the device the table used, checked again on the open file.
+            let cache = BlockDev {
+                path: cfg.cache_dev.clone(),
+                id: l.table.cache,
+                sectors: 0,
+            };
+            host.zero_head(&cache)?;
+            log::info!("zeroed the superblock of {} ({})", cache.path, cache.id);
+        }
+    }
+    Ok(())
+}
+
+fn monitor_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Health, OcfError> {
+    let name = cfg.name.as_str();
+    let Some(d) = host.query(name)? else {
+        return Ok(Health::NotRunning);
+    };
+    let l = live(&d, name)?;
+    let (b, c) = devices(host, cfg).map_err(|e| generic!("{name} is running but {e}"))?;
+    if let Some(why) = mismatch(&l, cfg, &b, &c).or_else(|| static_mismatch(&l, cfg)) {
+        return Err(generic!("{why}"));
+    }
+    if l.suspended {
+        return Err(generic!("{name} is suspended: all I/O to it is blocked"));
+    }
+    report_dirty(ctx, cfg, l.status.nr_dirty);
+    let pct = l.status.dirty_pct();
+    if cfg.dirty_warn_pct > 0 && pct > f64::from(cfg.dirty_warn_pct) {
+        log::warn!(
+            "{name}: {:.1}% of the cache is dirty ({} blocks), above dirty_warn_pct={}",
+            pct,
+            l.status.nr_dirty,
+            cfg.dirty_warn_pct
+        );
+        return Ok(Health::Degraded);
+    }
+    Ok(Health::Running)
+}
+
+fn reload_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let name = cfg.name.as_str();
+    let Some(d) = host.query(name)? else {
+        log::info!("{name} is not running; the new values apply at its next start");
+        return Ok(());
+    };
+    let l = live(&d, name)?;
+    let (b, c) = devices(host, cfg)?;
+    if let Some(why) = mismatch(&l, cfg, &b, &c) {
+        return Err(generic!("{why}"));
+    }
+    for (key, value) in DYNAMIC.iter().zip(cfg.tunables) {
+        // The status shows the current batch size, not the configured
+        // maximum: that one is always sent.
+        if l.status.tunable(key) == Some(u64::from(value)) {
+            continue;
+        }
+        let v = value.to_string();
+        log::info!("{name}: setting {key} to {v}");
+        ctx.runner
+            .run(&dmsetup(["message", name, "0", key, v.as_str()]))?;
+    }
+    let now = status_of(host, name)?;
+    for (key, value) in DYNAMIC.iter().zip(cfg.tunables) {
+        if let Some(got) = now.status.tunable(key) {
+            if *key != "nr_max_batched_writeback" && got != u64::from(value) {
+                return Err(generic!(
+                    "{name}: {key} is {got} after setting it to {value}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn observe_with(cfg: &Config, host: &dyn Host) -> Result<serde_json::Value, OcfError> {
+    let name = cfg.name.as_str();
+    let mut v = json!({ "name": name, "running": false });
+    if let Some(d) = host.query(name)? {
+        let l = live(&d, name)?;
+        let s = &l.status;
+        v = json!({
+            "name": name,
+            "running": true,
+            "dev": l.dev.to_string(),
+            "suspended": l.suspended,
+            "open_count": l.open_count,
+            "backing": l.table.backing.to_string(),
+            "cache": l.table.cache.to_string(),
+            "table_args": l.table.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            "dirty_blocks": s.nr_dirty,
+            "dirty_bytes": s.nr_dirty * 4096,
+            "cache_blocks": s.nr_cache_blocks,
+            "dirty_pct": (s.dirty_pct() * 100.0).round() / 100.0,
+            "segments": s.nr_segments,
+            "writeback_lag_segments": s.writeback_lag(),
+            "tunables": s.tunables.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "users": host.users(l.dev, None),
+        });
+    }
+    if let Ok(c) = host.block_dev("cache_dev", &cfg.cache_dev) {
+        v["cache_dev"] = json!(c.path);
+        if let Ok(head) = host.read_head(&c) {
+            v["cache_superblock"] = json!(dm::has_magic(&head));
+        }
+    }
+    Ok(v)
+}
+
+impl Agent for WriteboostCache {
+    type Config = Config;
+
+    fn meta() -> &'static AgentMeta {
+        &params::META
+    }
+
+    fn config(p: &Params) -> Result<Config, OcfError> {
+        Config::from_params(p)
+    }
+
+    /// Host checks only where they are needed: stop, monitor and reload
+    /// look at the device itself, so a missing path cannot make a stop
+    /// report success while the device is still up.
+    fn validate(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        // OCF 1.1 check level 0 (consistency only) when asked for
+        // explicitly; by default validate-all also checks this host.
+        if ctx.action == Action::ValidateAll && ctx.env.get(env::OCF_CHECK_LEVEL) != Some("0") {
+            check_host(&System, cfg)?;
+        }
+        Ok(())
+    }
+
+    fn start(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        start_with(ctx, cfg, &System)
+    }
+
+    fn stop(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        stop_with(ctx, cfg, &System)
+    }
+
+    fn monitor(ctx: &Ctx, cfg: &Config) -> Result<Health, OcfError> {
+        monitor_with(ctx, cfg, &System)
+    }
+
+    fn reload(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        reload_with(ctx, cfg, &System)
+    }
+
+    fn observe(_ctx: &Ctx, cfg: &Config) -> Result<serde_json::Value, OcfError> {
+        observe_with(cfg, &System)
+    }
+}

@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The actions against the simulated host: sequences of dmsetup commands,
+//! refusals with their reasons, and the one invariant that matters: no
+//! dirty block is ever lost (`World::lost` stays 0).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::sim::{Sim, CACHE_BLOCKS, HDD, NVME};
+use super::*;
+use crate::ocf::{Deadline, OcfEnv, StateDir};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const TABLE: &str = "0 2097152 writeboost 254:16 259:0 14 writeback_threshold 70 \
+    nr_max_batched_writeback 32 update_sb_record_interval 60 sync_data_interval 0 \
+    read_cache_threshold 0 write_around_mode 0 nr_read_cache_cells 2048";
+
+fn create_cmd(table: &str) -> String {
+    format!("dmsetup create wb0 --table '{table}'")
+}
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+struct Setup {
+    env: OcfEnv,
+    params: Params,
+    cfg: Config,
+    deadline: Deadline,
+}
+
+fn setup(extra: &[(&str, &str)], pacemaker: bool) -> Setup {
+    let dir = std::env::temp_dir().join(format!(
+        "storha-wb-test-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::SeqCst)
+    ));
+    let mut pairs: Vec<(String, String)> = vec![
+        ("OCF_RESKEY_name".into(), "wb0".into()),
+        ("OCF_RESKEY_backing_dev".into(), HDD.into()),
+        ("OCF_RESKEY_cache_dev".into(), NVME.into()),
+        ("HA_RSCTMP".into(), dir.to_string_lossy().into_owned()),
+    ];
+    for (k, v) in extra {
+        pairs.push((format!("OCF_RESKEY_{k}"), v.to_string()));
+    }
+    if pacemaker {
+        pairs.push(("OCF_RESKEY_crm_feature_set".into(), "3.16.1".into()));
+    }
+    let env = OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let params = Params::from_env(params::PARAMS, &env).expect("valid parameters");
+    let cfg = Config::from_params(&params).expect("valid configuration");
+    Setup {
+        env,
+        params,
+        cfg,
+        deadline: Deadline::after(Duration::from_secs(30)),
+    }
+}
+
+impl Setup {
+    fn ctx<'a>(&'a self, sim: &'a Sim, action: Action) -> Ctx<'a> {
+        Ctx {
+            agent: "writeboost-cache",
+            instance: "wb".into(),
+            action,
+            env: &self.env,
+            params: self.params.clone(),
+            deadline: self.deadline,
+            state: StateDir::new(&self.env, "writeboost-cache", "wb"),
+            runner: sim,
+        }
+    }
+    fn start(&self, sim: &Sim) -> Result<(), OcfError> {
+        start_with(&self.ctx(sim, Action::Start), &self.cfg, sim)
+    }
+    fn stop(&self, sim: &Sim) -> Result<(), OcfError> {
+        stop_with(&self.ctx(sim, Action::Stop), &self.cfg, sim)
+    }
+    fn monitor(&self, sim: &Sim) -> Result<Health, OcfError> {
+        monitor_with(&self.ctx(sim, Action::Monitor), &self.cfg, sim)
+    }
+    fn reload(&self, sim: &Sim) -> Result<(), OcfError> {
+        reload_with(&self.ctx(sim, Action::Reload), &self.cfg, sim)
+    }
+}
+
+fn code(r: Result<impl std::fmt::Debug, OcfError>) -> (u8, String) {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => (e.status().code(), e.to_string()),
+    }
+}
+
+fn no_loss(sim: &Sim) {
+    assert_eq!(sim.w.borrow().lost, 0, "dirty blocks were destroyed");
+}
+
+#[test]
+fn unformatted_cache_is_refused_by_default_and_nothing_runs() {
+    let sim = Sim::new();
+    let s = setup(&[], false);
+    let (c, why) = code(s.start(&sim));
+    assert_eq!(c, 2);
+    assert!(
+        why.contains("no dm-writeboost superblock and format=never"),
+        "{why}"
+    );
+    assert!(why.contains(NVME), "{why}");
+    assert!(sim.calls().is_empty(), "{:?}", sim.calls());
+    assert_eq!(sim.cache(), (false, 0));
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::NotRunning));
+}
+
+#[test]
+fn if_unformatted_formats_once_with_every_option_in_the_table() {
+    let sim = Sim::new();
+    let s = setup(&[("format", "if-unformatted")], false);
+    s.start(&sim).expect("starts");
+    assert_eq!(sim.calls(), vec![create_cmd(TABLE)]);
+    assert!(sim.cache().0, "formatted");
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::Running));
+    // Idempotent: a second start runs nothing.
+    sim.clear_calls();
+    s.start(&sim).expect("starts again");
+    assert!(sim.calls().is_empty(), "{:?}", sim.calls());
+}
+
+#[test]
+fn valid_cache_is_resumed_never_reformatted_whatever_the_policy() {
+    for format in ["never", "if-unformatted"] {
+        let sim = Sim::new().formatted(500);
+        let s = setup(&[("format", format)], false);
+        s.start(&sim).expect("resumes");
+        assert_eq!(sim.calls(), vec![create_cmd(TABLE)]);
+        assert_eq!(sim.dirty("wb0"), Some(500), "replayed");
+        no_loss(&sim);
+    }
+}
+
+#[test]
+fn stop_with_dirty_blocks_keeps_them_for_the_next_start() {
+    let sim = Sim::new().formatted(0);
+    let s = setup(&[], false);
+    s.start(&sim).expect("starts");
+    sim.write("wb0", 300);
+    sim.clear_calls();
+    s.stop(&sim).expect("stops");
+    assert_eq!(
+        sim.calls(),
+        vec![
+            "dmsetup suspend wb0",
+            "dmsetup resume wb0",
+            "dmsetup remove wb0"
+        ]
+    );
+    assert_eq!(sim.cache(), (true, 300), "the buffer reached the cache log");
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::NotRunning));
+    s.start(&sim).expect("starts again");
+    assert_eq!(sim.dirty("wb0"), Some(300));
+    no_loss(&sim);
+    // Stop is idempotent.
+    s.stop(&sim).expect("stops");
+    sim.clear_calls();
+    s.stop(&sim).expect("stops again");
+    assert!(sim.calls().is_empty());
+}
+
+#[test]
+fn full_flush_drains_after_the_buffer_flush_and_only_then_zeroes() {
+    let sim = Sim::new().formatted(1000);
+    sim.w.borrow_mut().drain_per_call = 400;
+    let s = setup(
+        &[
+            ("format", "if-unformatted"),
+            ("flush_on_stop", "full"),
+            ("zero_superblock_on_stop", "true"),
+        ],
+        false,
+    );
+    s.start(&sim).expect("starts");
+    sim.write("wb0", 24);
+    sim.clear_calls();
+    s.stop(&sim).expect("stops");
+    let calls = sim.calls();
+    assert_eq!(calls[..2], ["dmsetup suspend wb0", "dmsetup resume wb0"]);
+    let drains = calls
+        .iter()
+        .filter(|c| c.ends_with("0 drop_caches"))
+        .count();
+    assert_eq!(drains, 3, "1024 blocks at 400 per call: {calls:?}");
+    assert_eq!(calls.last().map(String::as_str), Some("dmsetup remove wb0"));
+    assert_eq!(sim.w.borrow().zeroed, vec![NVME.to_string()]);
+    assert_eq!(sim.cache(), (false, 0));
+    no_loss(&sim);
+}
+
+#[test]
+fn full_flush_out_of_time_leaves_the_rest_on_the_cache_and_never_zeroes() {
+    let sim = Sim::new().formatted(1000);
+    let mut s = setup(
+        &[
+            ("format", "if-unformatted"),
+            ("flush_on_stop", "full"),
+            ("zero_superblock_on_stop", "true"),
+        ],
+        false,
+    );
+    s.start(&sim).expect("starts");
+    sim.w.borrow_mut().drain_per_call = 1;
+    s.deadline = Deadline::after(REMOVE_RESERVE + Duration::from_millis(400));
+    s.stop(&sim).expect("stops with dirty blocks left");
+    assert!(sim.query("wb0").expect("query").is_none(), "removed");
+    assert!(sim.w.borrow().zeroed.is_empty());
+    let (magic, dirty) = sim.cache();
+    assert!(magic && dirty > 0 && dirty < 1000, "{dirty}");
+    no_loss(&sim);
+}
+
+#[test]
+fn stop_under_a_holder_or_mount_refuses_and_touches_nothing() {
+    for user in ["drbd0", "mount /srv/data", "dm-7 (vg-lv)"] {
+        let sim = Sim::new().formatted(0);
+        let s = setup(&[], false);
+        s.start(&sim).expect("starts");
+        sim.write("wb0", 5);
+        sim.w
+            .borrow_mut()
+            .devs
+            .get_mut("wb0")
+            .expect("dev")
+            .users
+            .push(user.into());
+        sim.clear_calls();
+        let (c, why) = code(s.stop(&sim));
+        assert_eq!(c, 1);
+        assert!(why.contains(user) && why.contains("still in use"), "{why}");
+        assert!(sim.calls().is_empty(), "{:?}", sim.calls());
+        assert_eq!(sim.dirty("wb0"), Some(5));
+    }
+    let sim = Sim::new().formatted(0);
+    let s = setup(&[], false);
+    s.start(&sim).expect("starts");
+    sim.w
+        .borrow_mut()
+        .devs
+        .get_mut("wb0")
+        .expect("dev")
+        .open_count = 1;
+    sim.clear_calls();
+    let (_, why) = code(s.stop(&sim));
+    assert!(why.contains("held open 1 time"), "{why}");
+    assert!(sim.calls().is_empty());
+}
+
+#[test]
+fn write_around_on_a_valid_cache_needs_force_which_drains_first() {
+    let sim = Sim::new().formatted(700);
+    let s = setup(
+        &[("write_around_mode", "true"), ("format", "if-unformatted")],
+        false,
+    );
+    let (c, why) = code(s.start(&sim));
+    assert_eq!(c, 2);
+    assert!(
+        why.contains("write_around_mode=true would reformat"),
+        "{why}"
+    );
+    assert!(sim.calls().is_empty());
+
+    let s = setup(&[("write_around_mode", "true"), ("format", "force")], false);
+    s.start(&sim).expect("starts after writing everything back");
+    let calls = sim.calls();
+    assert_eq!(
+        calls[0],
+        create_cmd(TABLE),
+        "first resumed without write-around"
+    );
+    assert!(calls.iter().any(|c| c.ends_with("drop_caches")));
+    let last = calls.last().expect("calls");
+    assert!(last.contains("write_around_mode 1"), "{last}");
+    assert_eq!(sim.w.borrow().zeroed, vec![NVME.to_string()]);
+    no_loss(&sim);
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::Running));
+}
+
+#[test]
+fn force_that_cannot_drain_in_time_fails_and_keeps_the_cache() {
+    let sim = Sim::new().formatted(700);
+    sim.w.borrow_mut().drain_per_call = 1;
+    let mut s = setup(&[("format", "force")], false);
+    s.deadline = Deadline::after(REMOVE_RESERVE * 3 + Duration::from_millis(300));
+    let (c, why) = code(s.start(&sim));
+    assert_eq!(c, 1);
+    assert!(why.contains("left intact"), "{why}");
+    assert!(sim.query("wb0").expect("query").is_none());
+    assert!(sim.cache().0 && sim.cache().1 > 0);
+    assert!(sim.w.borrow().zeroed.is_empty());
+    no_loss(&sim);
+}
+
+#[test]
+fn a_different_table_under_the_name_is_refused() {
+    let sim = Sim::new().formatted(0);
+    sim.foreign("wb0", "linear", "254:16 0");
+    let s = setup(&[], false);
+    let (c, why) = code(s.start(&sim));
+    assert_eq!(c, 2);
+    assert!(
+        why.contains("not a writeboost device (table: linear)"),
+        "{why}"
+    );
+    let (c, why) = code(s.stop(&sim));
+    assert_eq!(c, 1, "stop must not pretend: {why}");
+    assert!(why.contains("not removing it"));
+    assert!(code(s.monitor(&sim)).1.contains("not a writeboost"));
+
+    let sim = Sim::new().formatted(0);
+    sim.foreign("wb0", "writeboost", "8:0 8:16 0");
+    let (_, why) = code(s.start(&sim));
+    assert!(why.contains("writeboost over 8:0 with cache 8:16"), "{why}");
+    assert!(code(s.stop(&sim)).1.contains("not removing it"));
+    assert!(sim.calls().is_empty());
+}
+
+#[test]
+fn static_options_differing_from_the_live_table_are_reported() {
+    let sim = Sim::new().formatted(0);
+    setup(&[], false).start(&sim).expect("starts");
+    let s = setup(&[("nr_read_cache_cells", "64")], false);
+    let (_, why) = code(s.monitor(&sim));
+    assert!(
+        why.contains("nr_read_cache_cells is 2048, configured 64"),
+        "{why}"
+    );
+    assert!(code(s.start(&sim)).1.contains("refusing"));
+}
+
+#[test]
+fn missing_module_is_loaded_or_reported_as_not_installed() {
+    let sim = Sim::new().formatted(0);
+    sim.w.borrow_mut().module = false;
+    let s = setup(&[], false);
+    s.start(&sim).expect("starts");
+    assert_eq!(sim.calls()[0], "modprobe dm-writeboost");
+
+    let sim = Sim::new().formatted(0);
+    {
+        let mut w = sim.w.borrow_mut();
+        w.module = false;
+        w.modprobe_ok = false;
+    }
+    let (c, why) = code(s.start(&sim));
+    assert_eq!(c, 5);
+    assert!(why.contains("Module dm-writeboost not found"), "{why}");
+}
+
+#[test]
+fn start_refuses_devices_that_are_missing_the_same_or_in_use() {
+    let sim = Sim::new().formatted(0);
+    let s = setup(&[("backing_dev", "/dev/disk/by-id/gone")], false);
+    let (c, why) = code(s.start(&sim));
+    assert_eq!(
+        (c, why.as_str()),
+        (
+            2,
+            "backing_dev /dev/disk/by-id/gone does not exist on this node"
+        )
+    );
+
+    let sim = Sim::new().formatted(0);
+    sim.w.borrow_mut().disks[0].users.push("mount /mnt".into());
+    let (c, why) = code(setup(&[], false).start(&sim));
+    assert_eq!(c, 2);
+    assert!(
+        why.contains("backing_dev /dev/disk/by-id/virtio-hdd is in use by mount /mnt"),
+        "{why}"
+    );
+
+    let sim = Sim::new().formatted(0);
+    {
+        let mut w = sim.w.borrow_mut();
+        let id = w.disks[1].id;
+        w.disks[0].id = id;
+    }
+    assert!(code(setup(&[], false).start(&sim))
+        .1
+        .contains("are the same device"));
+    assert!(sim.calls().is_empty());
+}
+
+#[test]
+fn suspended_device_fails_monitor_and_is_resumed_by_start_and_stop() {
+    let sim = Sim::new().formatted(0);
+    let s = setup(&[], false);
+    s.start(&sim).expect("starts");
+    sim.w
+        .borrow_mut()
+        .devs
+        .get_mut("wb0")
+        .expect("dev")
+        .suspended = true;
+    assert!(code(s.monitor(&sim)).1.contains("suspended"));
+    sim.clear_calls();
+    s.start(&sim).expect("start resumes it");
+    assert_eq!(sim.calls(), vec!["dmsetup resume wb0"]);
+    sim.w
+        .borrow_mut()
+        .devs
+        .get_mut("wb0")
+        .expect("dev")
+        .suspended = true;
+    s.stop(&sim).expect("stops");
+    assert!(sim.query("wb0").expect("q").is_none());
+}
+
+#[test]
+fn monitor_runs_no_command_and_reports_the_attribute_only_when_it_changes() {
+    let sim = Sim::new().formatted(10);
+    let quiet = setup(&[], false);
+    quiet.start(&sim).expect("starts");
+    sim.clear_calls();
+    assert_eq!(quiet.monitor(&sim).ok(), Some(Health::Running));
+    assert!(sim.calls().is_empty(), "outside Pacemaker: no command");
+
+    let s = setup(&[], true);
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::Running));
+    assert_eq!(
+        sim.calls(),
+        vec!["attrd_updater -n writeboost-wb0-dirty -U 10"]
+    );
+    sim.clear_calls();
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::Running));
+    assert!(sim.calls().is_empty(), "unchanged: no command");
+    sim.write("wb0", 5);
+    s.monitor(&sim).expect("runs");
+    assert_eq!(
+        sim.calls(),
+        vec!["attrd_updater -n writeboost-wb0-dirty -U 15"]
+    );
+    sim.clear_calls();
+    s.stop(&sim).expect("stops");
+    assert_eq!(
+        sim.calls().last().map(String::as_str),
+        Some("attrd_updater -n writeboost-wb0-dirty -D")
+    );
+}
+
+#[test]
+fn monitor_degrades_above_dirty_warn_pct() {
+    let sim = Sim::new().formatted(CACHE_BLOCKS / 2);
+    let s = setup(&[("dirty_warn_pct", "40")], false);
+    s.start(&sim).expect("starts");
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::Degraded));
+    let s = setup(&[("dirty_warn_pct", "60")], false);
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::Running));
+}
+
+#[test]
+fn reload_sends_only_changed_tunables_as_messages() {
+    let sim = Sim::new().formatted(0);
+    setup(&[], false).start(&sim).expect("starts");
+    sim.clear_calls();
+    let s = setup(
+        &[("writeback_threshold", "20"), ("read_cache_threshold", "8")],
+        false,
+    );
+    s.reload(&sim).expect("reloads");
+    assert_eq!(
+        sim.calls(),
+        vec![
+            "dmsetup message wb0 0 writeback_threshold 20",
+            "dmsetup message wb0 0 nr_max_batched_writeback 32",
+            "dmsetup message wb0 0 read_cache_threshold 8",
+        ]
+    );
+    assert_eq!(s.monitor(&sim).ok(), Some(Health::Running));
+    // Not running: nothing to do, the values apply at the next start.
+    let sim = Sim::new();
+    s.reload(&sim).expect("nothing to reload");
+    assert!(sim.calls().is_empty());
+}
+
+#[test]
+fn failed_suspend_still_resumes() {
+    let sim = Sim::new().formatted(0);
+    let s = setup(&[], false);
+    s.start(&sim).expect("starts");
+    sim.w.borrow_mut().fail = Some("dmsetup suspend wb0".into());
+    sim.clear_calls();
+    let (c, why) = code(s.stop(&sim));
+    assert_eq!(c, 1);
+    assert!(why.contains("dmsetup suspend wb0: exit 1"), "{why}");
+    assert_eq!(
+        sim.calls(),
+        vec!["dmsetup suspend wb0", "dmsetup resume wb0"]
+    );
+    assert!(sim.query("wb0").expect("q").is_some());
+}
+
+#[test]
+fn observe_reports_dirty_blocks_and_use() {
+    let sim = Sim::new().formatted(127);
+    let s = setup(&[], false);
+    s.start(&sim).expect("starts");
+    let v = observe_with(&s.cfg, &sim).expect("observes");
+    assert_eq!(v["running"], true);
+    assert_eq!(v["dirty_blocks"], 127);
+    assert_eq!(v["dirty_bytes"], 127 * 4096);
+    assert_eq!(v["cache_blocks"], CACHE_BLOCKS);
+    assert_eq!(v["backing"], "254:16");
+    assert_eq!(v["cache_superblock"], true);
+    assert_eq!(v["tunables"]["writeback_threshold"], 70);
+}
+
+#[test]
+fn through_the_framework_broken_parameters_touch_nothing() {
+    // The framework path with the real System host: parameters are refused
+    // before any host access, and stop/probe are softened.
+    use crate::cmd::FakeRunner;
+    use crate::ocf::{run_with, OcfStatus, RunOpts};
+    let go = |action: &str, pairs: &[(&str, &str)]| {
+        let env = OcfEnv::from_pairs(pairs.iter().copied());
+        let runner = FakeRunner::new();
+        run_with::<WriteboostCache>(
+            action,
+            &env,
+            &runner,
+            Deadline::after(Duration::from_secs(5)),
+            RunOpts::default(),
+        )
+    };
+    let hostile = [
+        ("OCF_RESKEY_name", "wb0; reboot"),
+        ("OCF_RESKEY_backing_dev", "/dev/sda"),
+        ("OCF_RESKEY_cache_dev", "/dev/nvme0n1"),
+    ];
+    let o = go("start", &hostile);
+    assert_eq!(o.status, OcfStatus::ErrConfigured);
+    assert!(o
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("may only contain")));
+    assert_eq!(go("stop", &hostile).status, OcfStatus::Success);
+    assert_eq!(go("monitor", &hostile).status, OcfStatus::NotRunning);
+    assert_eq!(go("validate-all", &[]).status, OcfStatus::ErrConfigured);
+    let o = go("meta-data", &[]);
+    assert!(o
+        .stdout
+        .contains("<parameter name=\"cache_dev\" unique=\"1\" required=\"1\">"));
+    assert!(o.stdout.contains("<action name=\"reload\""));
+}
