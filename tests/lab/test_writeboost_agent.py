@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""ocf:storha:writeboost-cache against the real dm-writeboost in the VMs.
+
+Data safety is checked with checksums of data written through the device:
+a stop with dirty blocks, a hard power-off while dirty, a valid cache that
+is never reformatted, a stop under a holder, and a full flush that alone may
+erase the superblock. Then ocf-tester, hostile parameters, reload, and the
+agent as a clone in the cluster.
+"""
+
+import json
+import shlex
+
+import pytest
+
+AGENT = "/usr/lib/ocf/resource.d/storha/writeboost-cache"
+HDD = "/dev/vdb"
+NVME = "/dev/nvme0n1"
+NAME = "wbt"
+DATA_MIB = 16
+RC_OK, RC_GENERIC, RC_ARGS, RC_CONFIGURED, RC_NOT_RUNNING = 0, 1, 2, 6, 7
+
+
+def agent(vm, action, timeout_s=120, interval_ms=None, extra_env="", **params):
+    """Runs one action as Pacemaker would: parameters in OCF_RESKEY_*."""
+    params.setdefault("name", NAME)
+    params.setdefault("backing_dev", HDD)
+    params.setdefault("cache_dev", NVME)
+    env = ["OCF_ROOT=/usr/lib/ocf", f"OCF_RESOURCE_INSTANCE={params['name']}",
+           f"OCF_RESKEY_CRM_meta_timeout={timeout_s * 1000}"]
+    if interval_ms is not None:
+        env.append(f"OCF_RESKEY_CRM_meta_interval={interval_ms}")
+    env += [f"OCF_RESKEY_{k}={shlex.quote(str(v))}" for k, v in params.items()]
+    cmd = f"env {' '.join(env)} {extra_env} {AGENT} {action} </dev/null"
+    return vm.run(cmd, check=False, timeout=timeout_s + 60)
+
+
+def reason(r):
+    lines = [l for l in r.err.splitlines() if l.startswith("ocf-exit-reason:")]
+    return lines[-1] if lines else ""
+
+
+def head(vm, dev):
+    """The first 16 bytes of dev, read past the page cache, as hex."""
+    return vm.run(f"dd if={dev} bs=4096 count=1 iflag=direct status=none | od -An -tx1 -N16"
+                  " | tr -d ' \\n'").out
+
+
+def checksum(vm, dev, mib=DATA_MIB):
+    return vm.run(f"dd if={dev} bs=1M count={mib} iflag=direct status=none | sha256sum").out.split()[0]
+
+
+def write_data(vm, dev=f"/dev/mapper/{NAME}"):
+    """Random data through the device, flushed (fsync) so that it is
+    acknowledged as durable: with writeback held back it lives on the cache."""
+    vm.run(f"dd if=/dev/urandom of={dev} bs=1M count={DATA_MIB} conv=fsync status=none")
+    return checksum(vm, dev)
+
+
+def dirty(vm):
+    fields = vm.run(f"dmsetup status {NAME}").out.split()
+    return int(fields[3 + 6])
+
+
+def clean_disks(vm):
+    vm.run(f"dmsetup remove {NAME}-top", check=False)
+    vm.run(f"dmsetup remove {NAME}", check=False)
+    vm.run(f"wipefs -qa {HDD}; dd if=/dev/zero of={NVME} bs=1M count=1 oflag=direct status=none")
+
+
+@pytest.fixture
+def vm(node1):
+    node1.run("modprobe dm-writeboost")
+    clean_disks(node1)
+    yield node1
+    clean_disks(node1)
+
+
+def test_unformatted_cache_refused_by_default_nothing_touched(vm):
+    before = head(vm, NVME)
+    r = agent(vm, "start")
+    assert r.rc == RC_ARGS, str(r)
+    assert "no dm-writeboost superblock and format=never" in reason(r), str(r)
+    assert NAME not in vm.run("dmsetup ls").out
+    assert head(vm, NVME) == before == "00" * 16
+
+
+def test_stop_with_dirty_blocks_then_start_reads_back_intact(vm):
+    r = agent(vm, "start", format="if-unformatted", writeback_threshold=0)
+    assert r.rc == RC_OK, str(r)
+    assert head(vm, NVME).startswith("74734257"), "formatted: magic WBst"
+    want = write_data(vm)
+    assert dirty(vm) > 0
+    assert agent(vm, "monitor", interval_ms=10000).rc == RC_OK
+    r = agent(vm, "stop", writeback_threshold=0)
+    assert r.rc == RC_OK, str(r)
+    assert NAME not in vm.run("dmsetup ls").out
+    assert agent(vm, "monitor").rc == RC_NOT_RUNNING
+    assert checksum(vm, HDD) != want, "the data was still dirty: only on the cache"
+    # Default policy format=never: a valid cache is resumed, never formatted.
+    r = agent(vm, "start", writeback_threshold=0)
+    assert r.rc == RC_OK, str(r)
+    assert checksum(vm, f"/dev/mapper/{NAME}") == want
+    assert dirty(vm) > 0
+    # Start again is a no-op; so is a start with if-unformatted after a stop.
+    assert agent(vm, "start", writeback_threshold=0).rc == RC_OK
+    assert agent(vm, "stop").rc == RC_OK
+    assert agent(vm, "stop").rc == RC_OK, "stop is idempotent"
+    assert agent(vm, "start", format="if-unformatted", writeback_threshold=0).rc == RC_OK
+    assert checksum(vm, f"/dev/mapper/{NAME}") == want
+
+
+def test_write_around_on_a_valid_cache_refused_data_kept(vm):
+    assert agent(vm, "start", format="if-unformatted", writeback_threshold=0).rc == RC_OK
+    want = write_data(vm)
+    assert agent(vm, "stop").rc == RC_OK
+    r = agent(vm, "start", format="if-unformatted", write_around_mode="true")
+    assert r.rc == RC_ARGS, str(r)
+    assert "write_around_mode=true would reformat" in reason(r), str(r)
+    assert NAME not in vm.run("dmsetup ls").out
+    assert agent(vm, "start", writeback_threshold=0).rc == RC_OK
+    assert checksum(vm, f"/dev/mapper/{NAME}") == want
+
+
+def test_stop_under_a_holder_fails_and_leaves_device_and_data(vm):
+    assert agent(vm, "start", format="if-unformatted", writeback_threshold=0).rc == RC_OK
+    want = write_data(vm)
+    n = dirty(vm)
+    size = vm.run(f"blockdev --getsz /dev/mapper/{NAME}").out.strip()
+    vm.run(f"dmsetup create {NAME}-top --table '0 {size} linear /dev/mapper/{NAME} 0'")
+    r = agent(vm, "stop")
+    assert r.rc == RC_GENERIC, str(r)
+    assert "still in use by" in reason(r) and f"{NAME}-top" in reason(r), str(r)
+    info = vm.run(f"dmsetup info {NAME}").out
+    assert "ACTIVE" in info and "SUSPENDED" not in info, info
+    assert dirty(vm) == n
+    assert checksum(vm, f"/dev/mapper/{NAME}-top") == want
+    vm.run(f"dmsetup remove {NAME}-top")
+    assert agent(vm, "stop").rc == RC_OK
+
+
+def test_full_flush_reaches_zero_dirty_before_zeroing_the_superblock(vm):
+    assert agent(vm, "start", format="if-unformatted", writeback_threshold=0).rc == RC_OK
+    want = write_data(vm)
+    assert dirty(vm) > 0
+    r = agent(vm, "stop", timeout_s=300, flush_on_stop="full", zero_superblock_on_stop="true",
+              format="if-unformatted", writeback_threshold=0, extra_env="HA_debug=1")
+    assert r.rc == RC_OK, str(r)
+    assert "dirty blocks written back" in r.err, str(r)
+    assert NAME not in vm.run("dmsetup ls").out
+    assert checksum(vm, HDD) == want, "every dirty block reached the backing device"
+    assert head(vm, NVME) == "00" * 16, "superblock zeroed after the clean flush"
+
+
+def test_hostile_and_broken_parameters_touch_no_device(vm):
+    assert agent(vm, "start", format="if-unformatted").rc == RC_OK
+    assert agent(vm, "stop").rc == RC_OK
+    before = head(vm, NVME)
+    cases = [
+        (RC_CONFIGURED, dict(name="x;reboot")),
+        (RC_CONFIGURED, dict(name="../../control")),
+        (RC_CONFIGURED, dict(backing_dev="/etc/passwd")),
+        (RC_CONFIGURED, dict(backing_dev=NVME)),
+        (RC_CONFIGURED, dict(writeback_threshold=101)),
+        (RC_CONFIGURED, dict(format="always")),
+        (RC_CONFIGURED, dict(zero_superblock_on_stop="true")),
+        (RC_ARGS, dict(backing_dev="/dev/disk/by-id/does-not-exist")),
+        (RC_ARGS, dict(backing_dev="/dev/vda")),  # the root disk: mounted
+        (RC_ARGS, dict(backing_dev="/dev/null")),
+    ]
+    for rc, params in cases:
+        for action in ("validate-all", "start"):
+            r = agent(vm, action, format="force", **params)
+            assert r.rc == rc, f"{params} {action}: {r}"
+            assert reason(r), f"{params}: no exit reason: {r}"
+        assert "writeboost" not in vm.run("dmsetup table").out
+        assert head(vm, NVME) == before
+    # Stop and probe with broken parameters: nothing to stop, not running.
+    assert agent(vm, "stop", name="x;reboot").rc == RC_OK
+    assert agent(vm, "monitor", name="x;reboot").rc == RC_NOT_RUNNING
+
+
+def test_reload_changes_tunables_live(vm):
+    assert agent(vm, "start", format="if-unformatted", writeback_threshold=0).rc == RC_OK
+    dev_before = vm.run(f"dmsetup info -c --noheadings -o major,minor {NAME}").out
+    r = agent(vm, "reload", writeback_threshold=40, read_cache_threshold=16)
+    assert r.rc == RC_OK, str(r)
+    status = vm.run(f"dmsetup status {NAME}").out
+    assert "writeback_threshold 40" in status and "read_cache_threshold 16" in status, status
+    assert vm.run(f"dmsetup info -c --noheadings -o major,minor {NAME}").out == dev_before
+
+
+def test_observed_state_reports_dirty_blocks(vm):
+    assert agent(vm, "start", format="if-unformatted", writeback_threshold=0).rc == RC_OK
+    write_data(vm)
+    r = vm.run(f"storha writeboost-cache monitor --json -p name={NAME} -p backing_dev={HDD} "
+               f"-p cache_dev={NVME} -p writeback_threshold=0", check=False)
+    assert r.rc == 0, str(r)
+    state = json.loads(r.out)["state"]
+    assert state["dirty_blocks"] == dirty(vm), r.out
+    assert state["cache_superblock"] is True
+
+
+def test_ocf_tester(vm):
+    vm.run(f"dd if=/dev/zero of={NVME} bs=1M count=1 oflag=direct status=none")
+    r = vm.run(f"ocf-tester -n {NAME} -o name={NAME} -o backing_dev={HDD} -o cache_dev={NVME}"
+               f" -o format=if-unformatted {AGENT}", check=False, timeout=900)
+    assert r.rc == 0 and "passed all tests" in r.out, str(r)
+
+
+@pytest.mark.every_topology
+@pytest.mark.power
+def test_hard_power_off_while_dirty_then_replayed_intact(lab):
+    victim = lab.node_names[-1]
+    vm = lab.vm(victim)
+    vm.run("modprobe dm-writeboost")
+    clean_disks(vm)
+    assert agent(vm, "start", format="if-unformatted", writeback_threshold=0).rc == RC_OK
+    want = write_data(vm)
+    assert dirty(vm) > 0
+    lab.power(victim, "off")
+    lab.boot_again(victim)
+    try:
+        r = agent(vm, "start", writeback_threshold=0)
+        assert r.rc == RC_OK, str(r)
+        assert checksum(vm, f"/dev/mapper/{NAME}") == want
+        assert dirty(vm) > 0
+        assert agent(vm, "stop").rc == RC_OK
+    finally:
+        clean_disks(vm)
+        vm.run("systemctl start corosync pacemaker", check=False)
+    lab.wait_cluster(online=lab.node_names, timeout=300)
+
+
+CRM = f"""
+primitive p_wbc ocf:storha:writeboost-cache \\
+    params name=wbc backing_dev={HDD} cache_dev={NVME} format=if-unformatted \\
+    op start timeout=300s interval=0s \\
+    op stop timeout=300s interval=0s \\
+    op monitor interval=10s timeout=30s
+clone cl_wbc p_wbc meta clone-max=2 clone-node-max=1 interleave=true
+location l_wbc_nodes cl_wbc rule -inf: #uname ne node1 and #uname ne node2
+"""
+
+
+def test_clone_started_everywhere_and_standby_stops_cleanly(cluster, node1, node2):
+    lab = cluster
+    nodes = [node1, node2]
+    for n in nodes:
+        clean_disks(n)
+    try:
+        node1.put_bytes("/tmp/wbc.crm", CRM)
+        node1.run("crm configure load update /tmp/wbc.crm", timeout=300)
+
+        def started():
+            roles = lab.resource_roles("p_wbc")
+            return all(roles.get(n.name) == "Started" for n in nodes) and roles
+        lab.wait_for(started, 300, "cl_wbc started on both nodes",
+                     describe=lambda: node1.run("crm_mon -1 -r", check=False).out)
+        for n in nodes:
+            assert "writeboost" in n.run("dmsetup table wbc").out
+        # The monitor reports the dirty count as a transient node attribute.
+        lab.wait_for(lambda: node2.run("attrd_updater -Q -n writeboost-wbc-dirty -N node2",
+                                       check=False).ok, 120, "node attribute set")
+        node1.run("crm node standby node2")
+        lab.wait_for(lambda: "node2" not in lab.resource_roles("p_wbc"), 300,
+                     "cl_wbc stopped on node2",
+                     describe=lambda: node1.run("crm_mon -1 -r", check=False).out)
+        assert "wbc" not in node2.run("dmsetup ls").out
+        mon = node1.run("crm_mon -1 -r").out
+        assert "Failed" not in mon, mon
+        node1.run("crm node online node2")
+        lab.wait_for(started, 300, "cl_wbc started again on node2")
+    finally:
+        node1.run("crm node online node2", check=False)
+        lab.reset_cluster()
+        for n in nodes:
+            clean_disks(n)
