@@ -112,6 +112,8 @@ stats() {
 		}'
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
+
 main() {
 	[ "$(id -u)" -eq 0 ] || die "must run as root (it creates a network namespace)"
 	command -v strace >/dev/null || die "strace not found (scripts/install-deps.sh)"
@@ -162,12 +164,13 @@ main() {
 		printf '%-24s %9s %11s %8s %8s %16s\n' ocf:storha:floating-ip "$s_mean" "$s_med" "$s_p95" "$s_min" "$s_exec"
 		printf '%-24s %9s %11s %8s %8s %16s\n' ocf:heartbeat:IPaddr2 "$i_mean" "$i_med" "$i_p95" "$i_min" "$i_exec"
 		printf '%-24s %9s %11s %8s %8s %16s\n' "(baseline: /bin/true)" "$t_mean" "$t_med" "$t_p95" "$t_min" 1
-		printf '%-24s %9s %11s\n' "IPaddr2 / floating-ip" \
-			"$(awk -v a="$i_mean" -v b="$s_mean" 'BEGIN { printf "%.1fx", a / b }')" \
-			"$(awk -v a="$i_med" -v b="$s_med" 'BEGIN { printf "%.1fx", a / b }')"
+		printf '%-24s %9s %11s %8s %8s\n' "IPaddr2 / floating-ip" \
+			"$(ratio "$i_mean" "$s_mean")" "$(ratio "$i_med" "$s_med")" \
+			"$(ratio "$i_p95" "$s_p95")" "$(ratio "$i_min" "$s_min")"
 		echo
 		echo "execs/monitor: programs executed (successful execve), the agent itself included."
 		echo "baseline: the cost of starting any process from the measuring shell, included in both."
+		echo "min: the least disturbed run; on a busy machine it is the steadiest of the figures."
 	} | tee "$OUT"
 	echo "bench-floating-ip: written to ${OUT#"$REPO"/}"
 }
