@@ -538,8 +538,10 @@ pub fn run_agent(agent: &FenceAgent, input: Input, clock: &dyn Clock) -> (Done, 
             }
         }
     };
-    for w in &opts.warnings {
-        log::warn!("{w}");
+    if !opts.flag("quiet") {
+        for w in &opts.warnings {
+            log::warn!("{w}");
+        }
     }
     let action_word = opts.get("action").unwrap_or("reboot").to_string();
     let Some(action) = Action::parse(&action_word) else {
@@ -601,12 +603,40 @@ pub fn run_agent(agent: &FenceAgent, input: Input, clock: &dyn Clock) -> (Done, 
         }
         execute(action, sw.as_mut(), &cfg, clock)
     })();
-    match result {
+    let (done, err) = match result {
         Ok(d) => (d, None),
         Err(e) => {
             let msg = options::scrub(&e.to_string(), &secrets(&opts));
             fail(msg)
         }
+    };
+    if let Some(path) = opts.get("debug_file").filter(|p| !p.trim().is_empty()) {
+        debug_record(path, &action_word, &done, err.as_deref());
+    }
+    (done, err)
+}
+
+/// `debug_file`: one record per run (action, exit status, output, error),
+/// appended; everything in it has already been scrubbed of secrets.
+fn debug_record(path: &str, action: &str, done: &Done, err: Option<&str>) {
+    use std::io::Write;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut text = format!("{secs} action={action} exit={}\n", done.code);
+    for line in done.stdout.lines() {
+        text.push_str(&format!("{secs} stdout: {line}\n"));
+    }
+    if let Some(e) = err {
+        text.push_str(&format!("{secs} error: {e}\n"));
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path);
+    if let Err(e) = file.and_then(|mut f| f.write_all(text.as_bytes())) {
+        log::warn!("debug_file {path}: {e}");
     }
 }
 

@@ -359,6 +359,8 @@ static TEST_OPTS: &[FenceOpt] = &[
         OptKind::Flag,
         "No timeout",
     ),
+    FenceOpt::new("debug_file", "debug-file", OptKind::String, "Debug file").old("debug"),
+    FenceOpt::new("quiet", "quiet", OptKind::Flag, "Quiet").short('q'),
 ];
 static TEST_TABLE: &[&[FenceOpt]] = &[TEST_OPTS];
 static TEST_META: FenceMeta = FenceMeta {
@@ -376,9 +378,12 @@ fn build(o: &Options) -> Result<Box<dyn PowerSwitch>, FenceError> {
         return Err(FenceError::Usage("ip is required".into()));
     }
     if o.get("password") != Some("hunter2") {
-        return Err(FenceError::Auth(
-            "password hunter2 is wrong for strip".into(),
-        ));
+        // Devices echo what they were sent: the message carries the
+        // password, and the framework must scrub it.
+        return Err(FenceError::Auth(format!(
+            "password {} is wrong for strip",
+            o.get("password").unwrap_or("")
+        )));
     }
     Ok(Box::new(Shared))
 }
@@ -428,6 +433,7 @@ fn agent_errors_are_exit_1_and_hide_secrets() {
     assert_eq!(d.code, 1);
     let e = e.expect("message");
     assert!(!e.contains("wrongpass"), "{e}");
+    assert!(e.contains("password <hidden> is wrong"), "{e}");
     let ((d, e), _, _) = stdin("action=dance\nip=strip\n", FakeStrip::default());
     assert_eq!(d.code, 1);
     assert!(e.is_some_and(|e| e.contains("unrecognised action 'dance'")));
@@ -493,4 +499,32 @@ fn test_meta_passes_its_own_checks() {
     assert_eq!(Action::parse("list-status"), Some(Action::ListStatus));
     assert_eq!(Action::parse("meta-data"), Some(Action::Metadata));
     assert_eq!(Action::parse("start"), None);
+}
+
+#[test]
+fn debug_file_records_each_run_without_secrets() {
+    let path = std::env::temp_dir().join(format!("fence-debug-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let text = format!(
+        "action=status\nip=strip\npassword=hunter2\nplug=1\ndebug={}\n",
+        path.display()
+    );
+    let ((d, _), _, _) = stdin(&text, FakeStrip::with(&[("1", Off)]));
+    assert_eq!(d.code, 2);
+    let text = format!(
+        "action=off\nip=strip\npassword=wrong-secret\nplug=1\ndebug_file={}\n",
+        path.display()
+    );
+    let ((d, _), _, _) = stdin(&text, FakeStrip::with(&[("1", On)]));
+    assert_eq!(d.code, 1);
+    let log = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    assert!(log.contains("action=status exit=2"), "{log}");
+    assert!(log.contains("stdout: Status: OFF"), "{log}");
+    assert!(log.contains("action=off exit=1"), "{log}");
+    assert!(log.contains("error: "), "{log}");
+    assert!(
+        !log.contains("wrong-secret") && !log.contains("hunter2"),
+        "{log}"
+    );
 }
