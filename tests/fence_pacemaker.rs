@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! fence_ipstrip under a real Pacemaker: the single-node cluster of scripts/pcmk-host.sh, the
+//! user-facing example crm-examples/fence_ipstrip.crm pointed at the power strip emulator, and
+//! the outlets checked in the emulator at every step:
+//!
+//! * `stonith_admin --metadata` shows the agent, `--list-installed` finds it in /usr/sbin;
+//! * the stonith resource starts and its monitor reaches the strip;
+//! * `stonith_admin --list node-a` names the device (pcmk_host_map);
+//! * `--fence node-a` (off) switches both outlets of node-a's two power supplies off;
+//! * `--reboot node-b` switches outlet 3 off, then on;
+//! * with outlet 3 stuck ON, `--fence node-b` fails: fencing is reported only when confirmed;
+//! * the strip's password never shows in `ps`, the CIB or Pacemaker's and corosync's logs.
+//!
+//! Run as root: `cargo test --release --test fence_pacemaker`. Without root it prints SKIPPED
+//! and passes, unless CI is set, where it fails. If another test is using pcmk-host.sh's
+//! cluster, this one waits for it to be taken down (up to 20 minutes) instead of tearing it
+//! down. It restores /usr/sbin/fence_ipstrip to what it was when it finishes.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "emulator/harness.rs"]
+mod harness;
+
+use harness::{EmuOpts, Emulator};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use std::{fs, thread};
+
+const FENCE_LINK: &str = "/usr/sbin/fence_ipstrip";
+const INSTALL_DIR: &str = "/run/storha-fence-test";
+const LOGS: &[&str] = &[
+    "/var/log/storha-pcmk/pacemaker.log",
+    "/var/log/storha-pcmk/corosync.log",
+];
+const RSC: &str = "fence-strip";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn pcmk_host() -> String {
+    repo().join("scripts/pcmk-host.sh").display().to_string()
+}
+
+fn run(prog: &str, args: &[&str]) -> Output {
+    Command::new(prog)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{prog}: {e}"))
+}
+
+fn describe(prog: &str, args: &[&str], o: &Output) -> String {
+    format!(
+        "{prog} {}: {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn check(prog: &str, args: &[&str]) -> String {
+    let o = run(prog, args);
+    assert!(o.status.success(), "{}", describe(prog, args, &o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !probe() {
+        if t.elapsed() > timeout {
+            let mon = run("crm_mon", &["-1", "-r"]);
+            panic!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                String::from_utf8_lossy(&mon.stdout)
+            );
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn loud(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+/// The pid of pcmk-host.sh's pacemakerd, if its cluster is up.
+fn pacemakerd_pid() -> Option<String> {
+    let o = run(&pcmk_host(), &["status"]);
+    let s = String::from_utf8_lossy(&o.stdout).into_owned();
+    s.lines()
+        .find_map(|l| l.strip_prefix("pacemakerd: running, pid "))
+        .map(|p| p.trim().to_string())
+}
+
+fn corosync_running() -> bool {
+    let o = run(&pcmk_host(), &["status"]);
+    String::from_utf8_lossy(&o.stdout).contains("corosync:   running")
+}
+
+/// Another test's cluster: wait until pcmk-host.sh's cluster has been down for 30 seconds in a
+/// row (a test that runs several scenarios takes it down and up between them), never tear it
+/// down from here.
+fn wait_for_foreign_cluster() {
+    let t = Instant::now();
+    let mut quiet_since: Option<Instant> = None;
+    let mut said = false;
+    loop {
+        let busy = pacemakerd_pid().is_some() || corosync_running();
+        if busy {
+            quiet_since = None;
+            if !said {
+                loud("fence_pacemaker: pcmk-host.sh cluster in use by another test, waiting");
+                said = true;
+            }
+        } else {
+            let since = *quiet_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(30) {
+                return;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1800),
+            "pcmk-host.sh's cluster stayed in use for 30 minutes (another test is using it)"
+        );
+        thread::sleep(Duration::from_secs(2));
+    }
+}
+
+struct Harness {
+    previous_link: Option<PathBuf>,
+    /// pacemakerd's pid once our `up` succeeded: `down` is only run on that cluster.
+    our_pacemakerd: Option<String>,
+}
+
+impl Harness {
+    fn install_agent(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::create_dir_all(INSTALL_DIR).expect("install dir");
+        fs::set_permissions(INSTALL_DIR, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let copy = Path::new(INSTALL_DIR).join("storha");
+        fs::copy(env!("CARGO_BIN_EXE_storha"), &copy).expect("copy storha");
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod storha");
+        self.previous_link = fs::read_link(FENCE_LINK).ok();
+        if Path::new(FENCE_LINK).symlink_metadata().is_ok() {
+            fs::remove_file(FENCE_LINK).expect("remove old link");
+        }
+        std::os::unix::fs::symlink(&copy, FENCE_LINK).expect("link fence_ipstrip");
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            loud("fence_pacemaker: FAILED, cleaning up");
+        }
+        if let Some(ours) = &self.our_pacemakerd {
+            if pacemakerd_pid().as_ref() == Some(ours) {
+                let _ = run("crm", &["configure", "delete", "--force", RSC]);
+                let o = run(&pcmk_host(), &["down"]);
+                if !o.status.success() {
+                    loud(&describe("pcmk-host.sh", &["down"], &o));
+                }
+            } else {
+                loud("fence_pacemaker: the cluster is no longer ours, leaving it alone");
+            }
+        }
+        let _ = fs::remove_file(FENCE_LINK);
+        if let Some(prev) = &self.previous_link {
+            let _ = std::os::unix::fs::symlink(prev, FENCE_LINK);
+        }
+        let _ = fs::remove_dir_all(INSTALL_DIR);
+    }
+}
+
+/// The example with this test's strip address, port and password file, a short
+/// power_timeout and a frequent monitor; the definition itself is the user's.
+fn adapted_example(port: u16, pw_file: &Path) -> String {
+    let text = fs::read_to_string(repo().join("crm-examples/fence_ipstrip.crm")).expect("example");
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let line = line
+            .replace("ip=192.0.2.50", &format!("ip=127.0.0.1 ipport={port}"))
+            .replace(
+                "password_script=\"cat /etc/storha/fence-strip.secret\"",
+                &format!("password_script=\"cat {}\"", pw_file.display()),
+            )
+            .replace(
+                "power_timeout=20",
+                "power_timeout=3 stonith_status_sleep=0.5",
+            )
+            .replace("interval=60s", "interval=5s");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    assert!(
+        out.contains(&format!("ipport={port}")),
+        "example changed shape:\n{out}"
+    );
+    assert!(
+        out.contains(&pw_file.display().to_string()),
+        "example changed shape:\n{out}"
+    );
+    out
+}
+
+fn started(xml: &str) -> bool {
+    xml.lines().any(|l| {
+        l.contains(&format!("<resource id=\"{RSC}\""))
+            && l.contains("role=\"Started\"")
+            && l.contains("active=\"true\"")
+            && l.contains("failed=\"false\"")
+    })
+}
+
+fn stonith_admin(args: &[&str]) -> Output {
+    run("stonith_admin", args)
+}
+
+#[test]
+fn fence_ipstrip_under_pacemaker() {
+    if !nix::unistd::geteuid().is_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the Pacemaker test needs root in CI"
+        );
+        loud("SKIPPED (needs root): fence_ipstrip_under_pacemaker");
+        return;
+    }
+    for tool in ["pacemakerd", "corosync", "stonith_admin", "crm", "crm_mon"] {
+        let found = ["/usr/sbin", "/usr/bin"]
+            .iter()
+            .any(|d| Path::new(d).join(tool).exists());
+        if !found {
+            loud(&format!(
+                "SKIPPED: {tool} missing (scripts/install-deps.sh)"
+            ));
+            return;
+        }
+    }
+    wait_for_foreign_cluster();
+    let Some(emu) = Emulator::start(&EmuOpts {
+        switch_delay: 0.5,
+        ..EmuOpts::default()
+    }) else {
+        return;
+    };
+    let mut h = Harness {
+        previous_link: None,
+        our_pacemakerd: None,
+    };
+    h.install_agent();
+
+    // The fencer lists fence_* in /usr/sbin and shows our meta-data.
+    let meta = check("stonith_admin", &["--metadata", "-a", "fence_ipstrip"]);
+    assert!(
+        meta.contains("<resource-agent name=\"fence_ipstrip\""),
+        "{meta}"
+    );
+    assert!(meta.contains("<parameter name=\"plug\""), "{meta}");
+    let installed = check("stonith_admin", &["--list-installed"]);
+    assert!(
+        installed.lines().any(|l| l.trim() == "fence_ipstrip"),
+        "{installed}"
+    );
+
+    let up = run(&pcmk_host(), &["up"]);
+    if !up.status.success() {
+        // Another test may have started its own cluster over ours: take nothing down.
+        panic!("{}", describe("pcmk-host.sh", &["up"], &up));
+    }
+    h.our_pacemakerd = pacemakerd_pid();
+    assert!(
+        h.our_pacemakerd.is_some(),
+        "pcmk-host.sh up left no pacemakerd"
+    );
+
+    let pw_file = emu.dir.join("fence-strip.secret");
+    fs::write(&pw_file, format!("{}\n", emu.password)).expect("password file");
+    let crm_file = emu.dir.join("fence_ipstrip.crm");
+    fs::write(&crm_file, adapted_example(emu.http_port, &pw_file)).expect("crm file");
+    check(
+        "crm",
+        &["configure", "load", "update", crm_file.to_str().unwrap()],
+    );
+
+    // Started, and the monitor reached the strip (it lists outlets with Power0).
+    let log = || fs::read_to_string(emu.dir.join("emulator.log")).unwrap_or_default();
+    let before = log().matches("GET /cm").count();
+    wait_for(&format!("{RSC} started"), Duration::from_secs(90), || {
+        let o = run("crm_mon", &["-1", "--output-as=xml"]);
+        started(&String::from_utf8_lossy(&o.stdout))
+    });
+    wait_for(
+        "a monitor request at the strip",
+        Duration::from_secs(30),
+        || log().matches("GET /cm").count() > before,
+    );
+
+    let list = check("stonith_admin", &["--list", "node-a"]);
+    assert!(list.contains(RSC), "stonith_admin --list node-a:\n{list}");
+    let list = check("stonith_admin", &["--list", "node-b"]);
+    assert!(list.contains(RSC), "stonith_admin --list node-b:\n{list}");
+
+    // --fence node-a: both supplies, watched in ps meanwhile.
+    emu.forget();
+    let mut ps_seen = Vec::new();
+    let off = thread::scope(|s| {
+        let t = s.spawn(|| stonith_admin(&["--fence", "node-a", "--timeout", "60"]));
+        while !t.is_finished() {
+            let o = run("ps", &["-eo", "pid,args"]);
+            ps_seen.push(String::from_utf8_lossy(&o.stdout).into_owned());
+            thread::sleep(Duration::from_millis(100));
+        }
+        t.join().expect("stonith_admin thread")
+    });
+    assert!(
+        off.status.success(),
+        "{}",
+        describe("stonith_admin", &["--fence", "node-a"], &off)
+    );
+    assert!(
+        !emu.is_on(1) && !emu.is_on(2),
+        "node-a's outlets after --off"
+    );
+    assert!(emu.is_on(3), "node-b untouched");
+    let mut h1 = emu.history();
+    h1.sort();
+    assert_eq!(h1, vec![(1, false), (2, false)]);
+
+    // --reboot node-b: off, then on again.
+    emu.forget();
+    let r = stonith_admin(&["--reboot", "node-b", "--timeout", "60"]);
+    assert!(
+        r.status.success(),
+        "{}",
+        describe("stonith_admin", &["--reboot", "node-b"], &r)
+    );
+    assert_eq!(emu.history(), vec![(3, false), (3, true)]);
+    assert!(emu.is_on(3));
+
+    // An outlet that stays on: fencing must fail, however often Pacemaker retries.
+    emu.fault("stuck", 3);
+    let t = Instant::now();
+    let r = stonith_admin(&["--fence", "node-b", "--timeout", "40"]);
+    assert!(
+        !r.status.success(),
+        "fencing reported success with the outlet stuck ON:\n{}",
+        describe("stonith_admin", &["--fence", "node-b"], &r)
+    );
+    assert!(emu.is_on(3));
+    loud(&format!(
+        "fence_pacemaker: stuck outlet reported as failed fencing after {:.1}s",
+        t.elapsed().as_secs_f64()
+    ));
+    emu.clear();
+    // The fencer's history keeps the confirmed reboot.
+    let hist = check("stonith_admin", &["--history", "node-b"]);
+    assert!(hist.contains("reboot of node-b successful"), "{hist}");
+
+    // No secret anywhere a user or another process could read it.
+    let cib = check("cibadmin", &["-Q"]);
+    for secret in emu.secrets() {
+        assert!(!cib.contains(&secret), "a secret is in the CIB");
+        for p in &ps_seen {
+            assert!(!p.contains(&secret), "a secret is visible in ps");
+        }
+        for l in LOGS {
+            let text = fs::read_to_string(l).unwrap_or_default();
+            assert!(!text.contains(&secret), "a secret is in {l}");
+        }
+    }
+    let agent_lines = fs::read_to_string(LOGS[0])
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("fence_ipstrip"))
+        .count();
+    assert!(
+        agent_lines > 0,
+        "the agent's messages reach Pacemaker's log"
+    );
+}
