@@ -31,9 +31,10 @@ if [ ! -x "$AGENT" ] || [ ! -b "$NVME" ]; then
 	# On the host: run this very script in node1 of the lab.
 	REPO=$(cd "$(dirname "$0")/.." && pwd)
 	mkdir -p "$REPO/target/bench"
-	exec /usr/bin/python3 "$REPO/lab/storhalab.py" ssh 1 \
+	/usr/bin/python3 "$REPO/lab/storhalab.py" ssh 1 \
 		env RUNS="$RUNS" ROUNDS="$ROUNDS" DIRTY_MIB="$DIRTY_MIB" bash -s <"$0" \
 		| tee "$REPO/target/bench/writeboost.txt"
+	exit "${PIPESTATUS[0]}"
 fi
 
 export OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=$NAME

@@ -41,6 +41,8 @@ pub trait Host {
     /// Who uses the device (or a partition of it): holders in sysfs, with
     /// device-mapper names, and mounts. `except` is a dm name to ignore.
     fn users(&self, dev: DevId, except: Option<&str>) -> Vec<String>;
+    /// Processes that have the device open, as "NAME (pid N)".
+    fn openers(&self, dev: DevId) -> Vec<String>;
     /// The first `HEAD` bytes, read past the page cache.
     fn read_head(&self, dev: &BlockDev) -> Result<Vec<u8>, OcfError>;
     /// Zeroes the first `HEAD` bytes, only if `dev.path` still is `dev.id`
@@ -170,6 +172,37 @@ impl Host for System {
                         }
                     }
                 }
+            }
+        }
+        out
+    }
+
+    fn openers(&self, dev: DevId) -> Vec<String> {
+        // Only asked for when a stop finds the device open: a walk over
+        // /proc is acceptable there, and names the culprit in the reason.
+        let mut out = Vec::new();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return out;
+        };
+        let me = std::process::id().to_string();
+        for p in procs.flatten() {
+            let pid = p.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+                continue;
+            }
+            let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+                continue;
+            };
+            let holds = fds.flatten().any(|fd| {
+                std::fs::metadata(fd.path()).is_ok_and(|m| {
+                    m.file_type().is_block_device()
+                        && libc::major(m.rdev()) == dev.major
+                        && libc::minor(m.rdev()) == dev.minor
+                })
+            });
+            if holds {
+                let comm = read_trim(p.path().join("comm")).unwrap_or_default();
+                out.push(format!("{comm} (pid {pid})"));
             }
         }
         out

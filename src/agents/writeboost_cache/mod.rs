@@ -324,13 +324,33 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
         return verify_started(host, cfg, &b, &c);
     }
     let (b, c) = check_host(host, cfg)?;
+    let formatted = dm::has_magic(&host.read_head(&c)?);
+    // Refusals first: they need neither the module nor any change.
+    match (formatted, cfg.format) {
+        (true, Format::Force) => {}
+        (true, _) if cfg.write_around_mode => {
+            return Err(args_err!(
+                "cache_dev {} holds a dm-writeboost cache and write_around_mode=true would \
+                 reformat it, discarding its dirty blocks; set format=force to write them back \
+                 first, or write_around_mode=false",
+                c.path
+            ));
+        }
+        (false, Format::Never) => {
+            return Err(args_err!(
+                "cache_dev {} has no dm-writeboost superblock and format=never: refusing to \
+                 format it; set format=if-unformatted to format it",
+                c.path
+            ));
+        }
+        _ => {}
+    }
     if !host.module_loaded() {
         log::info!("loading dm-writeboost");
         ctx.runner
             .run(&Cmd::new("modprobe").arg("dm-writeboost"))
             .map_err(|e| OcfError::NotInstalled(format!("dm-writeboost is not available: {e}")))?;
     }
-    let formatted = dm::has_magic(&host.read_head(&c)?);
     match (formatted, cfg.format) {
         (true, Format::Force) => {
             log::warn!(
@@ -357,25 +377,10 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
                 c.path
             );
         }
-        (true, _) if cfg.write_around_mode => {
-            return Err(args_err!(
-                "cache_dev {} holds a dm-writeboost cache and write_around_mode=true would \
-                 reformat it, discarding its dirty blocks; set format=force to write them back \
-                 first, or write_around_mode=false",
-                c.path
-            ));
-        }
         (true, _) => log::info!(
             "resuming the cache on {}: replaying its log (reads the whole cache device)",
             c.path
         ),
-        (false, Format::Never) => {
-            return Err(args_err!(
-                "cache_dev {} has no dm-writeboost superblock and format=never: refusing to \
-                 format it; set format=if-unformatted to format it",
-                c.path
-            ));
-        }
         (false, _) => log::warn!(
             "cache_dev {} has no dm-writeboost superblock: formatting it as a new cache",
             c.path
@@ -438,9 +443,15 @@ fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
         ));
     }
     if l.open_count > 0 {
+        let procs = host.openers(l.dev);
         return Err(generic!(
-            "{name} is held open {} time(s) by a process; not removing it",
-            l.open_count
+            "{name} is held open {} time(s) by {}; not removing it",
+            l.open_count,
+            if procs.is_empty() {
+                "the kernel (DRBD attached to it?)".to_string()
+            } else {
+                procs.join(", ")
+            }
         ));
     }
     if l.suspended {

@@ -243,6 +243,15 @@ impl Host for Sim {
         out
     }
 
+    fn openers(&self, dev: DevId) -> Vec<String> {
+        let w = self.w.borrow();
+        w.devs
+            .values()
+            .filter(|d| d.id == dev && d.open_count > 0)
+            .map(|_| "dd (pid 4242)".to_string())
+            .collect()
+    }
+
     fn read_head(&self, dev: &BlockDev) -> Result<Vec<u8>, OcfError> {
         let w = self.w.borrow();
         let d = w.disks.iter().find(|d| d.id == dev.id).expect("known disk");

@@ -247,7 +247,10 @@ fn stop_under_a_holder_or_mount_refuses_and_touches_nothing() {
         .open_count = 1;
     sim.clear_calls();
     let (_, why) = code(s.stop(&sim));
-    assert!(why.contains("held open 1 time"), "{why}");
+    assert!(
+        why.contains("held open 1 time(s) by dd (pid 4242)"),
+        "{why}"
+    );
     assert!(sim.calls().is_empty());
 }
 
