@@ -494,3 +494,25 @@ fn fence_apc_snmp_v3_agrees() {
         reference(&["-o", "status", "-n", "2"]).expect(0, "Status: ON");
     }
 }
+
+#[test]
+fn outlets_drive_a_hook_like_lab_power() {
+    let record = std::env::temp_dir().join(format!("ipstrip-hook-{}", std::process::id()));
+    let _ = std::fs::remove_file(&record);
+    let Some(emu) = Emulator::start(&EmuOpts {
+        hook: Some(format!(
+            "sh -c 'echo {{outlet}} {{name}} {{state}} >> {}'",
+            record.display()
+        )),
+        ..EmuOpts::default()
+    }) else {
+        return;
+    };
+    emu.agent("apc", "reboot", "2", "")
+        .expect(0, "Success: Rebooted");
+    emu.agent("shelly", "off", "2", "")
+        .expect(0, "Success: Powered OFF");
+    let text = std::fs::read_to_string(&record).unwrap_or_default();
+    let _ = std::fs::remove_file(&record);
+    assert_eq!(text, "2 node2 off\n2 node2 on\n3 node3 off\n");
+}

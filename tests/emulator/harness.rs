@@ -59,6 +59,8 @@ pub struct EmuOpts {
     pub switch_delay: f64,
     pub apc_model: &'static str,
     pub https: bool,
+    /// Command run by the emulator on each state change (its --hook).
+    pub hook: Option<String>,
 }
 
 impl Default for EmuOpts {
@@ -67,6 +69,7 @@ impl Default for EmuOpts {
             switch_delay: 0.0,
             apc_model: "rpdu",
             https: false,
+            hook: None,
         }
     }
 }
@@ -174,6 +177,9 @@ impl Emulator {
             .arg(dir.join("secrets"))
             .arg("--ready-file")
             .arg(dir.join("ready"));
+        if let Some(h) = &opts.hook {
+            cmd.args(["--hook", h]);
+        }
         if opts.https {
             if !have("/usr/bin/openssl", "openssl") {
                 return None;
