@@ -201,7 +201,9 @@ fn create(
 }
 
 fn remove(ctx: &Ctx, name: &str) -> Result<(), OcfError> {
-    ctx.runner.run(&dmsetup(["remove", name]))?;
+    // --retry: udev (blkid) or a monitoring tool may still have the device
+    // open for a moment after the resume that flushed the buffer.
+    ctx.runner.run(&dmsetup(["remove", "--retry", name]))?;
     Ok(())
 }
 

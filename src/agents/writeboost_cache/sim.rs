@@ -305,7 +305,12 @@ impl Runner for Sim {
         if w.fail.as_deref() == Some(shown.as_str()) {
             return failed("simulated failure");
         }
-        let a: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+        let a: Vec<&str> = cmd
+            .args
+            .iter()
+            .map(String::as_str)
+            .filter(|a| *a != "--retry")
+            .collect();
         match (cmd.program.as_str(), a.as_slice()) {
             ("modprobe", ["dm-writeboost"]) => {
                 if w.modprobe_ok {

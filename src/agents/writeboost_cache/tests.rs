@@ -149,7 +149,7 @@ fn stop_with_dirty_blocks_keeps_them_for_the_next_start() {
         vec![
             "dmsetup suspend wb0",
             "dmsetup resume wb0",
-            "dmsetup remove wb0"
+            "dmsetup remove --retry wb0"
         ]
     );
     assert_eq!(sim.cache(), (true, 300), "the buffer reached the cache log");
@@ -187,7 +187,10 @@ fn full_flush_drains_after_the_buffer_flush_and_only_then_zeroes() {
         .filter(|c| c.ends_with("0 drop_caches"))
         .count();
     assert_eq!(drains, 3, "1024 blocks at 400 per call: {calls:?}");
-    assert_eq!(calls.last().map(String::as_str), Some("dmsetup remove wb0"));
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("dmsetup remove --retry wb0")
+    );
     assert_eq!(sim.w.borrow().zeroed, vec![NVME.to_string()]);
     assert_eq!(sim.cache(), (false, 0));
     no_loss(&sim);
