@@ -44,11 +44,12 @@ bench: bench-host bench-lab
 bench-host: build
 	scripts/bench-floating-ip.sh
 
-# Baselines of the reference agents inside the lab VMs; boots the lab when it
-# is not running and takes it down again afterwards.
+# Baselines of the reference agents inside the lab VMs. The benchmark boots
+# its own lab and takes it down afterwards; it never touches a running lab,
+# which belongs to whoever started it (run `make lab-bench` there yourself).
 bench-lab:
 	@if $(LAB_CLI) status 2>/dev/null | grep -q " pid "; then \
-		$(MAKE) --no-print-directory lab-bench; \
+		echo "bench-lab: a lab is running; not touching it. Run 'make lab-bench' if it is yours."; \
 	else \
 		$(MAKE) --no-print-directory lab-up && \
 		{ $(MAKE) --no-print-directory lab-bench; rc=$$?; $(MAKE) --no-print-directory lab-down; exit $$rc; }; \
