@@ -25,7 +25,15 @@ use crate::cmd::{Cmd, Runner, SystemRunner};
 use crate::ocf::{Deadline, OcfEnv, OcfStatus, Outcome, RunOpts};
 use std::fmt;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// `verbose`: device modules log every exchange (never a credential).
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
@@ -543,6 +551,7 @@ pub fn run_agent(agent: &FenceAgent, input: Input, clock: &dyn Clock) -> (Done, 
             log::warn!("{w}");
         }
     }
+    VERBOSE.store(opts.flag("verbose"), Ordering::Relaxed);
     let action_word = opts.get("action").unwrap_or("reboot").to_string();
     let Some(action) = Action::parse(&action_word) else {
         let shown: String = action_word

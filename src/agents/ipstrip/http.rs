@@ -173,13 +173,24 @@ impl Target {
             }
         };
         let raw = raw.map_err(|e| self.io_error(req, e))?;
-        parse_response(&raw).map_err(|why| {
+        let resp = parse_response(&raw).map_err(|why| {
             FenceError::Protocol(format!(
                 "malformed HTTP reply from {} for {}: {why}",
                 self.name(),
                 req.shown()
             ))
-        })
+        })?;
+        if crate::fence::verbose() {
+            log::info!(
+                "{} {} {}: HTTP {}, {} bytes",
+                self.name(),
+                req.method,
+                req.shown(),
+                resp.status,
+                resp.body.len()
+            );
+        }
+        Ok(resp)
     }
 
     fn io_error(&self, req: &Request, e: std::io::Error) -> FenceError {

@@ -461,6 +461,16 @@ impl Client {
     /// One request, retried on silence; the reply must carry our request
     /// id (a late answer to an earlier try is skipped).
     pub fn request(&mut self, pdu: u8, binds: &[(Vec<u32>, Value)]) -> Result<Reply, FenceError> {
+        if crate::fence::verbose() {
+            let what = match pdu {
+                GET => "get",
+                GET_NEXT => "getnext",
+                SET => "set",
+                _ => "request",
+            };
+            let oids: Vec<String> = binds.iter().map(|(o, _)| oid_string(o)).collect();
+            log::info!("{}: SNMP {what} {}", self.name, oids.join(" "));
+        }
         if self.usm.is_some() {
             return self.request_v3(pdu, binds);
         }
