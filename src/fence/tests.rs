@@ -528,3 +528,27 @@ fn debug_file_records_each_run_without_secrets() {
         "{log}"
     );
 }
+
+#[test]
+fn disable_timeout_polls_until_confirmed() {
+    let mut sw = FakeStrip::with(&[("1", On)]);
+    sw.lag = 60;
+    let mut c = cfg(&["1"]);
+    c.power_timeout = None;
+    let clock = FakeClock::default();
+    let d = execute(Action::Off, &mut sw, &c, &clock).expect("off");
+    assert_eq!(d.stdout, "Success: Powered OFF\n");
+    assert!(
+        clock.now.get() > Duration::from_secs(60),
+        "{:?}",
+        clock.now.get()
+    );
+    let o = Options::parse_stdin(TEST_TABLE, "disable_timeout=true\npower_timeout=5\n");
+    assert_eq!(LoopCfg::from_options(&o).expect("cfg").power_timeout, None);
+    let o = Options::parse_stdin(TEST_TABLE, "power_timeout=5\nretry_on=101\n");
+    assert!(LoopCfg::from_options(&o).is_err());
+    let o = Options::parse_stdin(TEST_TABLE, "plug=1,,2\n");
+    assert!(LoopCfg::from_options(&o).is_err());
+    let o = Options::parse_stdin(TEST_TABLE, "plug=1;2\nplug_separator=;\n");
+    assert_eq!(LoopCfg::from_options(&o).expect("cfg").plugs, ["1", "2"]);
+}
