@@ -9,6 +9,8 @@ LAB_CLI    := $(LAB_PYTHON) lab/storhalab.py
 NODES      ?= 2
 CLIENT     ?= 0
 NODE       ?= 1
+# No __pycache__ folders in the source tree.
+export PYTHONDONTWRITEBYTECODE := 1
 # Extra pytest arguments, e.g. PYTEST_ARGS='-k drbd'.
 PYTEST_ARGS ?=
 

@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=/usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1
 CLI=(/usr/bin/python3 lab/storhalab.py)
 export LAB_ARTIFACTS=${LAB_ARTIFACTS:-$PWD/lab/artifacts}
 PYTEST=("$PY" -m pytest -p no:cacheprovider -rs -v -o junit_logging=system-out)
