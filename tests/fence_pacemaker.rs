@@ -12,9 +12,10 @@
 //! * the strip's password never shows in `ps`, the CIB or Pacemaker's and corosync's logs.
 //!
 //! Run as root: `cargo test --release --test fence_pacemaker`. Without root it prints SKIPPED
-//! and passes, unless CI is set, where it fails. If another test is using pcmk-host.sh's
-//! cluster, this one waits for it to be taken down (up to 20 minutes) instead of tearing it
-//! down. It restores /usr/sbin/fence_ipstrip to what it was when it finishes.
+//! and passes, unless CI is set, where it fails. The machine has one such cluster: the test
+//! takes the lock /run/storha-pcmk.lock, waits while another running process owns the cluster
+//! (`pcmk-host.sh in-use`), and only ever takes down the cluster it started. It restores
+//! /usr/sbin/fence_ipstrip to what it was when it finishes.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -85,44 +86,57 @@ fn loud(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
-/// The pid of pcmk-host.sh's pacemakerd, if its cluster is up.
-fn pacemakerd_pid() -> Option<String> {
-    let o = run(&pcmk_host(), &["status"]);
-    let s = String::from_utf8_lossy(&o.stdout).into_owned();
-    s.lines()
-        .find_map(|l| l.strip_prefix("pacemakerd: running, pid "))
-        .map(|p| p.trim().to_string())
-}
+/// Held (flock) by whoever uses pcmk-host.sh's cluster for a while (the demo, the tests), so
+/// that they queue behind each other.
+const CLUSTER_LOCK: &str = "/run/storha-pcmk.lock";
 
-fn corosync_running() -> bool {
-    let o = run(&pcmk_host(), &["status"]);
-    String::from_utf8_lossy(&o.stdout).contains("corosync:   running")
-}
-
-/// Another test's cluster: wait until pcmk-host.sh's cluster has been down for 30 seconds in a
-/// row (a test that runs several scenarios takes it down and up between them), never tear it
-/// down from here.
-fn wait_for_foreign_cluster() {
+/// Exclusive flock on the cluster lock, waiting up to 30 minutes for another user.
+fn lock_cluster() -> fs::File {
+    use std::os::fd::AsRawFd;
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(CLUSTER_LOCK)
+        .unwrap_or_else(|e| panic!("open {CLUSTER_LOCK}: {e}"));
     let t = Instant::now();
-    let mut quiet_since: Option<Instant> = None;
     let mut said = false;
-    loop {
-        let busy = pacemakerd_pid().is_some() || corosync_running();
-        if busy {
-            quiet_since = None;
-            if !said {
-                loud("fence_pacemaker: pcmk-host.sh cluster in use by another test, waiting");
-                said = true;
-            }
-        } else {
-            let since = *quiet_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= Duration::from_secs(30) {
-                return;
-            }
+    // SAFETY: flock on a file descriptor owned by `f`, which outlives the call; no memory is
+    // passed.
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if !said {
+            loud("fence_pacemaker: the cluster is locked by another user, waiting (up to 30 min)");
+            said = true;
         }
         assert!(
             t.elapsed() < Duration::from_secs(1800),
-            "pcmk-host.sh's cluster stayed in use for 30 minutes (another test is using it)"
+            "{CLUSTER_LOCK} stayed locked for 30 minutes"
+        );
+        thread::sleep(Duration::from_secs(2));
+    }
+    f
+}
+
+/// Waits while another running process owns the cluster (a user that does not take the lock);
+/// a leftover whose owner has exited is adopted by our `up`.
+fn wait_until_not_in_use() {
+    let t = Instant::now();
+    let mut said = false;
+    loop {
+        let o = run(&pcmk_host(), &["in-use"]);
+        if !o.status.success() {
+            return;
+        }
+        if !said {
+            loud(&format!(
+                "fence_pacemaker: waiting (up to 30 min), the cluster is {}",
+                String::from_utf8_lossy(&o.stdout).trim()
+            ));
+            said = true;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1800),
+            "pcmk-host.sh's cluster stayed in use for 30 minutes"
         );
         thread::sleep(Duration::from_secs(2));
     }
@@ -130,8 +144,10 @@ fn wait_for_foreign_cluster() {
 
 struct Harness {
     previous_link: Option<PathBuf>,
-    /// pacemakerd's pid once our `up` succeeded: `down` is only run on that cluster.
-    our_pacemakerd: Option<String>,
+    /// Whether we ran `up`: `down` is only run on a cluster this test started.
+    started: bool,
+    /// The cluster lock, released when the harness is dropped (after `down`).
+    _lock: fs::File,
 }
 
 impl Harness {
@@ -155,15 +171,21 @@ impl Drop for Harness {
         if thread::panicking() {
             loud("fence_pacemaker: FAILED, cleaning up");
         }
-        if let Some(ours) = &self.our_pacemakerd {
-            if pacemakerd_pid().as_ref() == Some(ours) {
+        if self.started {
+            // pcmk-host.sh records who started the cluster: `in-use` names another process
+            // that started one meanwhile, which is not ours to take down.
+            let in_use = run(&pcmk_host(), &["in-use"]);
+            if in_use.status.success() {
+                loud(&format!(
+                    "fence_pacemaker: not taking down a cluster this test did not start: {}",
+                    String::from_utf8_lossy(&in_use.stdout).trim()
+                ));
+            } else {
                 let _ = run("crm", &["configure", "delete", "--force", RSC]);
                 let o = run(&pcmk_host(), &["down"]);
                 if !o.status.success() {
                     loud(&describe("pcmk-host.sh", &["down"], &o));
                 }
-            } else {
-                loud("fence_pacemaker: the cluster is no longer ours, leaving it alone");
             }
         }
         let _ = fs::remove_file(FENCE_LINK);
@@ -242,7 +264,8 @@ fn fence_ipstrip_under_pacemaker() {
             return;
         }
     }
-    wait_for_foreign_cluster();
+    let lock = lock_cluster();
+    wait_until_not_in_use();
     let Some(emu) = Emulator::start(&EmuOpts {
         switch_delay: 0.5,
         ..EmuOpts::default()
@@ -251,7 +274,8 @@ fn fence_ipstrip_under_pacemaker() {
     };
     let mut h = Harness {
         previous_link: None,
-        our_pacemakerd: None,
+        started: false,
+        _lock: lock,
     };
     h.install_agent();
 
@@ -268,16 +292,8 @@ fn fence_ipstrip_under_pacemaker() {
         "{installed}"
     );
 
-    let up = run(&pcmk_host(), &["up"]);
-    if !up.status.success() {
-        // Another test may have started its own cluster over ours: take nothing down.
-        panic!("{}", describe("pcmk-host.sh", &["up"], &up));
-    }
-    h.our_pacemakerd = pacemakerd_pid();
-    assert!(
-        h.our_pacemakerd.is_some(),
-        "pcmk-host.sh up left no pacemakerd"
-    );
+    h.started = true;
+    check(&pcmk_host(), &["up"]);
 
     let pw_file = emu.dir.join("fence-strip.secret");
     fs::write(&pw_file, format!("{}\n", emu.password)).expect("password file");
