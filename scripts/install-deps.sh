@@ -9,6 +9,8 @@ PKGS=(
   resource-agents          # ocf-tester, IPaddr2 (the reference agent) and its DTD
   pacemaker pacemaker-cli-utils corosync crmsh
   hyperfine strace
+  fence-agents snmp        # fence_apc_snmp and net-snmp: the independent clients fence_ipstrip is checked against
+  python3 python3-pycryptodome openssl   # the power strip emulator (SNMPv3 privacy, HTTPS test certificates)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -172,7 +172,7 @@ pub fn main(args: &[String]) -> u8 {
                 eprintln!("storha: meta-data needs an agent name ({})", names());
                 return 2;
             };
-            print!("{}", ocf::metadata::render((entry.meta)()));
+            print!("{}", entry.metadata_xml());
             return 0;
         }
         Some(_) => {}
