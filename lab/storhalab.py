@@ -881,7 +881,10 @@ def main(argv=None):
                 print(f"lab: cannot run VMs: {pr}", file=sys.stderr)
             return 1 if problems else 0
         elif a.cmd == "install":
-            lab.install_storha([VM(lab, n) for n in lab.running()])
+            if lab.running():
+                lab.install_storha([VM(lab, n) for n in lab.running()])
+            else:
+                print("lab: no VM running; storha goes in when the lab boots")
         elif a.cmd == "image":
             print(image_dir(build=True))
         elif a.cmd == "ssh":
