@@ -497,6 +497,8 @@ class Lab:
     # ---- up / down
 
     def up(self, nodes=2, client=False, install=True, cluster=True):
+        """Boots the topology and starts the cluster. On any failure, the
+        VMs' logs go to <run dir>/failed-up/ and every VM is killed."""
         if nodes not in (2, 3):
             raise LabError("NODES must be 2 or 3")
         problems = host_problems()
@@ -505,6 +507,18 @@ class Lab:
         if self.running():
             raise LabError(f"a lab is already running ({' '.join(self.running())}); "
                            f"'make lab-down' first")
+        try:
+            self._up(nodes, client, install, cluster)
+        except BaseException:
+            if self.state and self.running():
+                dest = os.path.join(self.run_dir, "failed-up")
+                log(f"lab up failed; logs of every VM in {dest}")
+                self.collect_logs(dest)
+            self.kill_all()
+            self.netns_down()
+            raise
+
+    def _up(self, nodes, client, install, cluster):
         t0 = time.monotonic()
         image = image_dir(build=True)
         t_image = time.monotonic() - t0
