@@ -51,6 +51,9 @@ NVME_SIZE = 128 << 20   # the "NVMe": writeboost's cache
 BOOT_TIMEOUT = 420
 CLUSTER_TIMEOUT = 300
 
+# How much of a serial console log goes into a failed test's logs.
+CONSOLE_TAIL = 4 << 20
+
 # Corosync's token sized for emulation (the default is 3000 ms on hardware).
 TOKEN_MS = 10000
 
@@ -192,7 +195,12 @@ class VM:
     def qemu_args(self):
         i = vm_index(self.name)
         img = self.lab.image
-        cmdline = (f"root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 "
+        # nvme_core.io_timeout: an emulated NVMe on a busy host can take
+        # longer than the 30 s default for one command, and a timed-out
+        # command is aborted and failed with EIO. loglevel=3: kernel errors
+        # go to the journal and dmesg, not to the (slow) serial console.
+        cmdline = (f"root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 loglevel=3 "
+                   f"nvme_core.io_timeout=600 "
                    f"lab.hostname={self.name} lab.ip={self.ip}/{PREFIX}")
         d = self.dir
         # Disk caching: cache=unsafe skips host fsyncs (speed); a QMP quit
@@ -788,7 +796,7 @@ class Lab:
         os.makedirs(dest, exist_ok=True)
         cmds = {
             "journal.txt": "journalctl -b --no-pager -o short-precise",
-            "dmesg.txt": "dmesg -T",
+            "dmesg.txt": "dmesg -T | tail -n 20000",
             "crm_mon.txt": "crm_mon -1 -r -f -A 2>&1",
             "cib.xml": "cibadmin -Q 2>&1",
             "pacemaker.log": "cat /var/log/pacemaker/pacemaker.log",
@@ -803,8 +811,11 @@ class Lab:
             vm = VM(self, name)
             d = os.path.join(dest, name)
             os.makedirs(d, exist_ok=True)
-            try:
-                shutil.copy(vm.console, os.path.join(d, "console.log"))
+            try:  # the end of the console: it is kept across power cycles
+                with open(vm.console, "rb") as src, \
+                        open(os.path.join(d, "console.log"), "wb") as dst:
+                    src.seek(max(0, os.path.getsize(vm.console) - CONSOLE_TAIL))
+                    shutil.copyfileobj(src, dst)
             except OSError:
                 pass
             if not vm.pid():
