@@ -58,7 +58,7 @@ run_topology() {
 	t=$(date +%s)
 	if ! "${CLI[@]}" up --nodes "$nodes" --client "$client"; then
 		rc=1
-		"${CLI[@]}" logs "$LAB_ARTIFACTS/$name-boot" || true
+		cp -r "${LAB_RUN:-/var/tmp/storha-lab}/failed-up" "$LAB_ARTIFACTS/$name-boot" 2>/dev/null || true
 		"${CLI[@]}" down || true
 		return
 	fi
