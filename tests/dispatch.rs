@@ -226,8 +226,14 @@ fn logging_follows_ha_variables() {
         debug.contains("parameters set: colour ip"),
         "names, never values: {debug}"
     );
-    assert!(!debug.contains("would go on"), "level 0 looks at no route: {debug}");
-    assert!(!debug.contains("192.0.2.1"), "parameter values never logged: {debug}");
+    assert!(
+        !debug.contains("would go on"),
+        "level 0 looks at no route: {debug}"
+    );
+    assert!(
+        !debug.contains("192.0.2.1"),
+        "parameter values never logged: {debug}"
+    );
 
     // Neither set: stderr, with a timestamp, as ocf_log does.
     let out = run(&path, &["validate-all"], &base);
