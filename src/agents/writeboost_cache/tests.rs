@@ -11,7 +11,7 @@ use crate::ocf::{Deadline, OcfEnv, StateDir};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const TABLE: &str = "0 2097152 writeboost 254:16 259:0 14 writeback_threshold 70 \
-    nr_max_batched_writeback 32 update_sb_record_interval 60 sync_data_interval 0 \
+    nr_max_batched_writeback 32 update_sb_record_interval 0 sync_data_interval 0 \
     read_cache_threshold 0 write_around_mode 0 nr_read_cache_cells 2048";
 
 fn create_cmd(table: &str) -> String {
