@@ -165,6 +165,44 @@ fn ll_sockaddr(ifindex: u32, protocol: u16, dst: [u8; 6]) -> Result<libc::sockad
     Ok(sa)
 }
 
+/// A packet socket for `protocol` (0: receive nothing), bound to one
+/// interface.
+fn open_bound(
+    op: &str,
+    ifindex: u32,
+    protocol: u16,
+    flags: libc::c_int,
+) -> Result<OwnedFd, NetError> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | flags,
+            libc::c_int::from(protocol.to_be()),
+        )
+    };
+    if raw < 0 {
+        return Err(NetError::last_os(format!("{op}: open packet socket")));
+    }
+    // SAFETY: raw is a freshly created descriptor owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let sa = ll_sockaddr(ifindex, protocol, [0; 6]).map_err(|e| NetError::os(op, e))?;
+    // SAFETY: sa is a valid sockaddr_ll and the length matches it.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(NetError::last_os(format!(
+            "{op}: bind to ifindex {ifindex}"
+        )));
+    }
+    Ok(fd)
+}
+
 /// A send-only packet socket bound to one interface. Protocol 0 means the
 /// kernel queues no incoming frames on it.
 struct PacketSender {
@@ -174,27 +212,7 @@ struct PacketSender {
 
 impl PacketSender {
     fn open(op: &str, ifindex: u32) -> Result<PacketSender, NetError> {
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(NetError::last_os(format!("{op}: open packet socket")));
-        }
-        // SAFETY: raw is a freshly created descriptor owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let sa = ll_sockaddr(ifindex, 0, [0; 6]).map_err(|e| NetError::os(op, e))?;
-        // SAFETY: sa is a valid sockaddr_ll and the length matches it.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(NetError::last_os(format!(
-                "{op}: bind to ifindex {ifindex}"
-            )));
-        }
+        let fd = open_bound(op, ifindex, 0, 0)?;
         Ok(PacketSender { fd, ifindex })
     }
 
@@ -357,33 +375,7 @@ struct ArpListener {
 
 impl ArpListener {
     fn open(op: &str, ifindex: u32) -> Result<ArpListener, NetError> {
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::c_int::from(ETH_P_ARP.to_be()),
-            )
-        };
-        if raw < 0 {
-            return Err(NetError::last_os(format!("{op}: open packet socket")));
-        }
-        // SAFETY: raw is a freshly created descriptor owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let sa = ll_sockaddr(ifindex, ETH_P_ARP, [0; 6]).map_err(|e| NetError::os(op, e))?;
-        // SAFETY: sa is a valid sockaddr_ll and the length matches it.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(NetError::last_os(format!(
-                "{op}: bind to ifindex {ifindex}"
-            )));
-        }
+        let fd = open_bound(op, ifindex, ETH_P_ARP, libc::SOCK_NONBLOCK)?;
         Ok(ArpListener { fd })
     }
 
