@@ -21,17 +21,22 @@ DATA_MIB = 16
 RC_OK, RC_GENERIC, RC_ARGS, RC_CONFIGURED, RC_NOT_RUNNING = 0, 1, 2, 6, 7
 
 
-def agent(vm, action, timeout_s=120, interval_ms=None, extra_env="", **params):
+def agent(vm, action, timeout_s=120, interval_ms=None, extra_env=None, **params):
     """Runs one action as Pacemaker would: parameters in OCF_RESKEY_*."""
     params.setdefault("name", NAME)
     params.setdefault("backing_dev", HDD)
     params.setdefault("cache_dev", NVME)
-    env = ["OCF_ROOT=/usr/lib/ocf", f"OCF_RESOURCE_INSTANCE={params['name']}",
-           f"OCF_RESKEY_CRM_meta_timeout={timeout_s * 1000}"]
+    extra_env = extra_env or {}
+    env = {"OCF_ROOT": "/usr/lib/ocf", "OCF_RESOURCE_INSTANCE": params["name"],
+           "OCF_RESKEY_CRM_meta_timeout": timeout_s * 1000}
     if interval_ms is not None:
-        env.append(f"OCF_RESKEY_CRM_meta_interval={interval_ms}")
-    env += [f"OCF_RESKEY_{k}={shlex.quote(str(v))}" for k, v in params.items()]
-    cmd = f"env {' '.join(env)} {extra_env} {AGENT} {action} </dev/null"
+        env["OCF_RESKEY_CRM_meta_interval"] = interval_ms
+    env.update({f"OCF_RESKEY_{k}": v for k, v in params.items()})
+    env.update(extra_env)
+    # Every word quoted: hostile values (name="x;reboot") reach the agent
+    # as they are, never the shell of the VM.
+    words = ["env", *(shlex.quote(f"{k}={v}") for k, v in env.items()), AGENT, action]
+    cmd = f"{' '.join(words)} </dev/null"
     return vm.run(cmd, check=False, timeout=timeout_s + 60)
 
 
@@ -144,7 +149,7 @@ def test_full_flush_reaches_zero_dirty_before_zeroing_the_superblock(vm):
     want = write_data(vm)
     assert dirty(vm) > 0
     r = agent(vm, "stop", timeout_s=300, flush_on_stop="full", zero_superblock_on_stop="true",
-              format="if-unformatted", writeback_threshold=0, extra_env="HA_debug=1")
+              format="if-unformatted", writeback_threshold=0, extra_env={"HA_debug": 1})
     assert r.rc == RC_OK, str(r)
     assert "dirty blocks written back" in r.err, str(r)
     assert NAME not in vm.run("dmsetup ls").out
