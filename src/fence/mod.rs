@@ -14,6 +14,9 @@
 //! a failure. `reboot` is a confirmed off followed by an on; its success is
 //! decided by the off half, as Pacemaker expects (the node is fenced once
 //! it is off), and a failed power-on is reported but does not fail it.
+//! With `method=cycle` a reboot is instead one power-cycle order that the
+//! device carries out by itself; as in fencing.py its success is the device
+//! accepting the order, which nobody can confirm.
 
 pub mod metadata;
 pub mod options;
@@ -109,6 +112,15 @@ pub trait PowerSwitch {
     fn status(&mut self, plug: &str) -> Result<Power, FenceError>;
     fn set(&mut self, plug: &str, power: Power) -> Result<(), FenceError>;
     fn list(&mut self) -> Result<Vec<Outlet>, FenceError>;
+    /// `method=cycle`: one order after which the device itself turns the
+    /// outlet off and on again. `Ok` means only that the device accepted
+    /// the order: like fencing.py's `reboot_cycle_fn`, nobody sees the
+    /// outlet go off.
+    fn cycle(&mut self, plug: &str) -> Result<(), FenceError> {
+        Err(FenceError::Usage(format!(
+            "plug {plug}: this device has no power-cycle order; use method=onoff"
+        )))
+    }
     /// Is the device there and answering? By default: can it list.
     fn monitor(&mut self) -> Result<(), FenceError> {
         self.list().map(|_| ())
@@ -191,6 +203,17 @@ impl Action {
     ];
 }
 
+/// How `reboot` is done (fencing.py's `--method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A confirmed off, then on: the default, and the only one that knows
+    /// the node lost power.
+    OnOff,
+    /// One power-cycle order to the device; success is the device
+    /// accepting it.
+    Cycle,
+}
+
 /// The timing options of the action loop, typed.
 #[derive(Debug, Clone)]
 pub struct LoopCfg {
@@ -201,6 +224,7 @@ pub struct LoopCfg {
     pub status_sleep: Duration,
     pub retry_on: u32,
     pub separator: String,
+    pub method: Method,
 }
 
 fn secs(v: f64) -> Duration {
@@ -244,6 +268,10 @@ impl LoopCfg {
             status_sleep: secs(o.seconds("stonith_status_sleep")?).max(Duration::from_millis(50)),
             retry_on: retry_on as u32,
             separator: o.get("separator").unwrap_or(",").to_string(),
+            method: match o.get("method").map(str::trim) {
+                Some("cycle") => Method::Cycle,
+                _ => Method::OnOff,
+            },
         })
     }
 }
@@ -423,6 +451,7 @@ pub fn execute(
                 Err(not_confirmed(cfg, target))
             }
         }
+        Action::Reboot if cfg.method == Method::Cycle => reboot_cycle(sw, cfg, clock),
         Action::Reboot => {
             if now != Combined::AllOff && !set_and_confirm(sw, cfg, clock, Power::Off, 1)? {
                 return Err(not_confirmed(cfg, Power::Off));
@@ -439,6 +468,59 @@ pub fn execute(
         }
         _ => Ok(Done::ok("")),
     }
+}
+
+/// `method=cycle`, as fencing.py's `multi_reboot_cycle_fn`: one cycle
+/// order per plug, tried `1 + retry_on` times, `power_wait` after each.
+/// Success is every order accepted; the strip does the off and the on by
+/// itself and nothing here can confirm that the outlet ever went off. A
+/// plug that is already off only gets an on order: there is nothing to
+/// cycle, and the node is fenced.
+fn reboot_cycle(
+    sw: &mut dyn PowerSwitch,
+    cfg: &LoopCfg,
+    clock: &dyn Clock,
+) -> Result<Done, FenceError> {
+    for p in &cfg.plugs {
+        let attempts = 1 + cfg.retry_on;
+        let mut last = None;
+        for attempt in 1..=attempts {
+            let r = match sw.status(p) {
+                Ok(Power::Off) => {
+                    log::info!("plug {p} is already OFF: switching it ON (attempt {attempt})");
+                    sw.set(p, Power::On)
+                }
+                Ok(Power::On) => {
+                    log::info!("power-cycling plug {p} (method=cycle, attempt {attempt})");
+                    sw.cycle(p)
+                }
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) => {
+                    last = None;
+                    break;
+                }
+                // Wrong options do not get better by asking again.
+                Err(e @ FenceError::Usage(_)) => return Err(e),
+                Err(e) => {
+                    log::warn!("plug {p}: {e}");
+                    last = Some(e);
+                }
+            }
+        }
+        if let Some(e) = last {
+            return Err(FenceError::Device(format!(
+                "power cycle of plug {p} not accepted after {attempts} attempt(s): {e}"
+            )));
+        }
+        clock.sleep(cfg.power_wait);
+    }
+    log::info!(
+        "the strip accepted the power cycle of plug(s) {}; with method=cycle it cannot confirm the outlet went off",
+        cfg.plugs.join(&cfg.separator)
+    );
+    Ok(Done::ok("Success: Rebooted"))
 }
 
 /// One fence agent: its meta-data, and how to build a switch from options.

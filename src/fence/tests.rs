@@ -101,6 +101,7 @@ fn cfg(plugs: &[&str]) -> LoopCfg {
         status_sleep: Duration::from_secs(1),
         retry_on: 1,
         separator: ",".into(),
+        method: Method::OnOff,
     }
 }
 
@@ -551,4 +552,127 @@ fn disable_timeout_polls_until_confirmed() {
     assert!(LoopCfg::from_options(&o).is_err());
     let o = Options::parse_stdin(TEST_TABLE, "plug=1;2\nplug_separator=;\n");
     assert_eq!(LoopCfg::from_options(&o).expect("cfg").plugs, ["1", "2"]);
+}
+
+/// A strip with a native power cycle that refuses the first `refuse` orders.
+struct CycleStrip {
+    state: BTreeMap<String, Power>,
+    refuse: u32,
+    usage: bool,
+    calls: Vec<String>,
+}
+
+impl PowerSwitch for CycleStrip {
+    fn status(&mut self, p: &str) -> Result<Power, FenceError> {
+        self.calls.push(format!("status {p}"));
+        Ok(self.state[p])
+    }
+    fn set(&mut self, p: &str, v: Power) -> Result<(), FenceError> {
+        self.calls.push(format!("set {p} {v}"));
+        self.state.insert(p.to_string(), v);
+        Ok(())
+    }
+    fn list(&mut self) -> Result<Vec<Outlet>, FenceError> {
+        Ok(Vec::new())
+    }
+    fn cycle(&mut self, p: &str) -> Result<(), FenceError> {
+        self.calls.push(format!("cycle {p}"));
+        if self.usage {
+            return Err(FenceError::Usage("no such outlet".into()));
+        }
+        if self.refuse > 0 {
+            self.refuse -= 1;
+            return Err(FenceError::Device("busy".into()));
+        }
+        Ok(())
+    }
+}
+
+fn cycle_cfg(plugs: &[&str], retry_on: u32) -> LoopCfg {
+    LoopCfg {
+        method: Method::Cycle,
+        retry_on,
+        ..cfg(plugs)
+    }
+}
+
+#[test]
+fn method_cycle_is_one_accepted_order_per_plug() {
+    let mut sw = CycleStrip {
+        state: [("1".to_string(), On), ("2".to_string(), Off)].into(),
+        refuse: 0,
+        usage: false,
+        calls: Vec::new(),
+    };
+    let clock = FakeClock::default();
+    let d = execute(Action::Reboot, &mut sw, &cycle_cfg(&["1", "2"], 1), &clock).expect("cycle");
+    assert_eq!(d, Done::ok("Success: Rebooted"));
+    // Status first, one cycle for the plug that is on, a plain on for the one already off,
+    // power_wait after each, and no polling: nothing can confirm a cycle.
+    assert_eq!(
+        sw.calls,
+        ["status 1", "status 2", "status 1", "cycle 1", "status 2", "set 2 ON"]
+    );
+    assert_eq!(*clock.sleeps.borrow(), [Duration::from_secs(2); 2]);
+
+    // Refused orders are retried 1 + retry_on times, as fencing.py does.
+    let mut sw = CycleStrip {
+        state: [("1".to_string(), On)].into(),
+        refuse: 2,
+        usage: false,
+        calls: Vec::new(),
+    };
+    let d = execute(
+        Action::Reboot,
+        &mut sw,
+        &cycle_cfg(&["1"], 2),
+        &FakeClock::default(),
+    );
+    assert!(d.is_ok(), "{d:?}");
+    assert_eq!(sw.calls.iter().filter(|c| *c == "cycle 1").count(), 3);
+    let mut sw = CycleStrip {
+        state: [("1".to_string(), On)].into(),
+        refuse: 5,
+        usage: false,
+        calls: Vec::new(),
+    };
+    let e = execute(
+        Action::Reboot,
+        &mut sw,
+        &cycle_cfg(&["1"], 1),
+        &FakeClock::default(),
+    )
+    .expect_err("refused");
+    assert!(
+        e.to_string()
+            .contains("not accepted after 2 attempt(s): busy"),
+        "{e}"
+    );
+    // Usage errors are not retried.
+    let mut sw = CycleStrip {
+        state: [("1".to_string(), On)].into(),
+        refuse: 0,
+        usage: true,
+        calls: Vec::new(),
+    };
+    let e = execute(
+        Action::Reboot,
+        &mut sw,
+        &cycle_cfg(&["1"], 3),
+        &FakeClock::default(),
+    );
+    assert!(matches!(e, Err(FenceError::Usage(_))), "{e:?}");
+    assert_eq!(sw.calls.iter().filter(|c| *c == "cycle 1").count(), 1);
+    // A switch without a cycle order says so.
+    let mut sw = FakeStrip::with(&[("1", On)]);
+    let e = execute(
+        Action::Reboot,
+        &mut sw,
+        &cycle_cfg(&["1"], 1),
+        &FakeClock::default(),
+    );
+    assert!(
+        matches!(&e, Err(FenceError::Usage(m)) if m.contains("use method=onoff")),
+        "{e:?}"
+    );
 }
