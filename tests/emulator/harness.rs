@@ -61,6 +61,10 @@ pub struct EmuOpts {
     pub https: bool,
     /// Command run by the emulator on each state change (its --hook).
     pub hook: Option<String>,
+    /// Outlet names (its --names); node1..node6 when not given.
+    pub names: Option<Vec<String>>,
+    /// Seconds an APC reboot or a NETIO short off keeps the outlet off (its --cycle-time).
+    pub cycle_time: Option<f64>,
 }
 
 impl Default for EmuOpts {
@@ -70,6 +74,8 @@ impl Default for EmuOpts {
             apc_model: "rpdu",
             https: false,
             hook: None,
+            names: None,
+            cycle_time: None,
         }
     }
 }
@@ -159,7 +165,10 @@ impl Emulator {
             ),
         )
         .expect("secrets");
-        let names: Vec<String> = (1..=OUTLETS).map(|i| format!("node{i}")).collect();
+        let names: Vec<String> = opts
+            .names
+            .clone()
+            .unwrap_or_else(|| (1..=OUTLETS).map(|i| format!("node{i}")).collect());
         let mut cmd = Command::new(python);
         cmd.arg(repo().join("tests/emulator/ipstrip_emulator.py"))
             .args([
@@ -179,6 +188,9 @@ impl Emulator {
             .arg(dir.join("ready"));
         if let Some(h) = &opts.hook {
             cmd.args(["--hook", h]);
+        }
+        if let Some(t) = opts.cycle_time {
+            cmd.args(["--cycle-time", &t.to_string()]);
         }
         if opts.https {
             if !have("/usr/bin/openssl", "openssl") {
@@ -323,6 +335,34 @@ impl Emulator {
                 )
             })
             .collect()
+    }
+
+    /// Power-cycle orders since the last `forget`, as (outlet, order as the emulator names it).
+    pub fn cycles(&self) -> Vec<(u32, String)> {
+        self.state()["cycles"]
+            .as_array()
+            .expect("cycles")
+            .iter()
+            .map(|e| {
+                (
+                    e[0].as_u64().expect("outlet") as u32,
+                    e[1].as_str().expect("order").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until the history holds `n` state changes (a cycle ends on the device's own
+    /// timer, after the agent has returned), at most `secs` seconds.
+    pub fn wait_history(&self, n: usize, secs: f64) -> Vec<(u32, bool)> {
+        let t = Instant::now();
+        loop {
+            let h = self.history();
+            if h.len() >= n || t.elapsed() > Duration::from_secs_f64(secs) {
+                return h;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Outlet `n` as the family numbers it (ESPurna relays and Shelly ids count from 0).

@@ -5,24 +5,40 @@
 One process, one set of outlets, every protocol fence_ipstrip speaks:
 
   HTTP (and HTTPS with --https):  ESPurna  /api/relay/N  (apikey = password)
-                                  Tasmota  /cm?cmnd=PowerN  (user/password in the query)
-                                  Shelly   /rpc/Switch.GetStatus, Switch.Set, Shelly.GetStatus
+                                  Tasmota  /cm?cmnd=PowerN, Status, FriendlyNameN, Backlog
+                                           with Delay (user/password in the query)
+                                  Shelly   /rpc/Switch.GetStatus, Switch.Set (with toggle_after),
+                                           Switch.GetConfig, Shelly.GetStatus, Shelly.GetConfig
                                            (digest SHA-256, user admin)
-                                  NETIO    /netio.json  (GET, POST; HTTP Basic)
+                                  NETIO    /netio.json  (GET, POST with Action 0-4; HTTP Basic)
   SNMP v1/v2c/v3 over UDP:        APC PowerNet MIB, rack PDU or MasterSwitch (--apc-model);
                                   v3 users u-noauth, u-md5, u-sha, u-{md5,sha}-{des,aes}
 
 Outlets are numbered from 1; ESPurna relays and Shelly switch ids count from 0, so
 outlet N is relay/id N-1 there, as on a real one-relay-per-outlet device.
 
+Outlet names (--names) show where each firmware shows them: Tasmota's FriendlyName (at most
+8, as Tasmota keeps), Shelly's switch `name` in Switch.GetConfig and Shelly.GetConfig, NETIO's
+output Name, APC's outlet name table. ESPurna's HTTP API has no relay names.
+
+Power-cycle orders, as the firmware documents them: APC immediateReboot (3) and NETIO
+Action 2 (short off) keep the outlet off for --cycle-time seconds (the strip's own reboot
+duration; NETIO reports it as the output's Delay); Tasmota `Backlog Power<N> Off; Delay <d>;
+Power<N> On` runs its commands in order in the background, Delay in tenths of a second;
+Shelly Switch.Set with toggle_after flips the output back after that many seconds. Each
+cycle order is recorded in /state "cycles" as [outlet, order], and the off and on it causes
+in "history".
+
 A control API on its own port (always up, never faulty) lets a test read and set the
 outlets and inject faults:
 
-  GET  /state                         {"outlets": {"1": {"name": .., "on": ..}}, "fault": ..}
+  GET  /state                         {"outlets": {"1": {"name": .., "on": ..}}, "fault": ..,
+                                       "history": [[outlet, on]..], "cycles": [[outlet, order]..]}
   POST /set      {"outlet": 1, "on": true}
   POST /fault    {"fault": "timeout"|"refuse"|"http500"|"malformed"|"auth"|"stuck",
                   "outlet": N (for stuck)}
   POST /clear
+  POST /forget                        clears history, cycles and the order count
 
 Faults: timeout (requests are read and never answered), refuse (the HTTP and SNMP sockets
 are closed, so connections are refused), http500 (every HTTP request fails with 500,
@@ -72,6 +88,7 @@ class Strip:
         self.hook = hook
         self.orders = 0
         self.history = []
+        self.cycles = []
 
     def state(self, i):
         with LOCK:
@@ -106,6 +123,8 @@ class Strip:
     def order(self, i, on):
         """A switching order from a client: applied after switch_delay, unless stuck."""
         with LOCK:
+            # Orders already due take effect first, so that none is overwritten unseen.
+            self._settle()
             self.orders += 1
             if not on and i in self.stuck:
                 log("outlet %d is stuck ON, ignoring OFF" % i)
@@ -116,6 +135,16 @@ class Strip:
             else:
                 self.pending[i] = (on, time.monotonic() + self.switch_delay)
 
+    def cycle(self, i, secs, order, first=False):
+        """A power-cycle order: `first` now, the opposite after secs (the device's own timer)."""
+        with LOCK:
+            self.cycles.append([i, order])
+        log("outlet %d: %s, back after %.1fs" % (i, order, secs))
+        self.order(i, first)
+        t = threading.Timer(secs, self.order, (i, not first))
+        t.daemon = True
+        t.start()
+
     def snapshot(self):
         with LOCK:
             self._settle()
@@ -125,6 +154,7 @@ class Strip:
                 "stuck": sorted(self.stuck),
                 "orders": self.orders,
                 "history": list(self.history),
+                "cycles": list(self.cycles),
             }
 
 
@@ -273,25 +303,93 @@ class Handler(BaseHTTPRequestHandler):
             and (q.get("user") != SECRETS.get("username", "admin") or q.get("password") != SECRETS["password"])
         ):
             return self.reply(401, {"WARNING": "Need user=<username>&password=<password>"})
-        cmnd = q.get("cmnd", "").split()
-        if not cmnd or not cmnd[0].lower().startswith("power"):
+        raw = q.get("cmnd", "").strip()
+        word = raw.split(" ", 1)[0].lower()
+        if word in ("backlog", "backlog0", "backlog1"):
+            return self.tasmota_backlog(raw.split(" ", 1)[1] if " " in raw else "", word != "backlog0")
+        if word == "status":
+            return self.reply(200, self.tasmota_status())
+        if word.startswith("friendlyname") or word.startswith("fn"):
+            num = word[len("friendlyname"):] if word.startswith("friendlyname") else word[2:]
+            n = int(num or "1") if (num or "1").isdigit() else 0
+            if not 1 <= n <= min(8, len(STRIP.outlets)):
+                return self.reply(200, {"Command": "Error"})
+            return self.reply(200, {"FriendlyName%d" % n: STRIP.outlets[n]["name"]})
+        result = self.tasmota_power(raw)
+        if result is None:
             return self.reply(200, {"Command": "Unknown"})
+        return self.reply(200, result)
+
+    def tasmota_power(self, raw):
+        """Power<N> [arg]: the reply object, or None for a command that is not one."""
+        cmnd = raw.split()
+        if not cmnd or not cmnd[0].lower().startswith("power"):
+            return None
         num = cmnd[0][5:] or "1"
+        if not num.isdigit():
+            return None
         if num == "0":
-            return self.reply(200, {"POWER%d" % i: "ON" if STRIP.state(i) else "OFF" for i in sorted(STRIP.outlets)})
+            return {"POWER%d" % i: "ON" if STRIP.state(i) else "OFF" for i in sorted(STRIP.outlets)}
         i = self.outlet(int(num))
         if i is None:
-            return self.reply(200, {"Command": "Unknown"})
+            return None
         if len(cmnd) > 1:
             arg = cmnd[1].lower()
-            if arg in ("on", "1"):
+            if arg in ("on", "1", "true"):
                 STRIP.order(i, True)
-            elif arg in ("off", "0"):
+            elif arg in ("off", "0", "false"):
                 STRIP.order(i, False)
             else:
-                return self.reply(200, {"Command": "Error"})
+                return {"Command": "Error"}
         key = "POWER" if len(STRIP.outlets) == 1 else "POWER%d" % i
-        return self.reply(200, {key: "ON" if STRIP.state(i) else "OFF"})
+        return {key: "ON" if STRIP.state(i) else "OFF"}
+
+    def tasmota_status(self):
+        names = [STRIP.outlets[i]["name"] for i in sorted(STRIP.outlets)][:8]
+        power = "".join("1" if STRIP.state(i) else "0" for i in sorted(STRIP.outlets, reverse=True))
+        return {"Status": {"Module": 0, "DeviceName": "ipstrip-emulator", "FriendlyName": names,
+                           "Topic": "tasmota_emu", "ButtonTopic": "0", "Power": power,
+                           "PowerOnState": 3, "LedState": 1, "SaveData": 1, "SaveState": 1}}
+
+    def tasmota_backlog(self, text, gaps):
+        """Backlog: commands run one after the other in the background; Delay in 0.1 s."""
+        steps = []
+        for c in (c.strip() for c in text.split(";")):
+            if not c:
+                continue
+            parts = c.split()
+            if parts[0].lower() == "delay":
+                if len(parts) != 2 or not parts[1].isdigit() or not 2 <= int(parts[1]) <= 3600:
+                    return self.reply(200, {"Command": "Error"})
+                steps.append(("delay", int(parts[1]) / 10.0))
+            elif parts[0].lower().startswith("power") and len(parts) == 2:
+                num = parts[0][5:] or "1"
+                if not num.isdigit() or self.outlet(int(num)) is None:
+                    return self.reply(200, {"Command": "Error"})
+                if parts[1].lower() not in ("on", "off", "1", "0"):
+                    return self.reply(200, {"Command": "Error"})
+                steps.append(("power", c))
+            else:
+                return self.reply(200, {"Command": "Unknown"})
+        powers = [c for k, c in steps if k == "power"]
+        if powers:
+            first = int(powers[0].split()[0][5:] or "1")
+            with LOCK:
+                STRIP.cycles.append([first, "tasmota Backlog " + "; ".join(
+                    c if k == "power" else "Delay %d" % round(c * 10) for k, c in steps)])
+
+        def run():
+            for k, c in steps:
+                if k == "delay":
+                    time.sleep(c)
+                else:
+                    self.tasmota_power(c)
+                    if gaps:
+                        time.sleep(0.2)  # SetOption34: 200 ms between backlog commands
+
+        threading.Thread(target=run, daemon=True).start()
+        # The command's own reply is cleared; the web request gets what the log holds.
+        return self.reply(200, {})
 
     # Shelly Gen2: RPC over GET, digest authentication (SHA-256) when a password is set.
     def shelly_authorized(self):
@@ -318,6 +416,11 @@ class Handler(BaseHTTPRequestHandler):
             challenge = 'Digest qop="auth", realm="%s", nonce="%s", algorithm=SHA-256' % (REALM, nonce)
             return self.reply(401, {"code": 401, "message": "Unauthorized"}, headers=[("WWW-Authenticate", challenge)])
         name = path[len("/rpc/"):]
+        if name == "Shelly.GetConfig":
+            cfg = {"sys": {"device": {"name": "ipstrip-emulator"}}}
+            for i in sorted(STRIP.outlets):
+                cfg["switch:%d" % (i - 1)] = self.shelly_switch_config(i)
+            return self.reply(200, cfg)
         if name == "Shelly.GetStatus":
             st = {"sys": {"uptime": int(time.monotonic())}}
             for i in sorted(STRIP.outlets):
@@ -327,6 +430,8 @@ class Handler(BaseHTTPRequestHandler):
         i = self.outlet(sid + 1)
         if i is None:
             return self.reply(500, {"code": -105, "message": "Argument 'id', value %d not found!" % sid})
+        if name == "Switch.GetConfig":
+            return self.reply(200, self.shelly_switch_config(i))
         if name == "Switch.GetStatus":
             return self.reply(200, {"id": sid, "source": "init", "output": STRIP.state(i), "apower": 0.0, "voltage": 230.1})
         if name == "Switch.Set":
@@ -334,9 +439,23 @@ class Handler(BaseHTTPRequestHandler):
             on = q.get("on", "").lower()
             if on not in ("true", "false"):
                 return self.reply(400, {"code": -103, "message": "Invalid argument 'on'"})
-            STRIP.order(i, on == "true")
+            after = q.get("toggle_after")
+            if after is not None:
+                try:
+                    secs = float(after)
+                except ValueError:
+                    secs = -1
+                if not secs > 0:
+                    return self.reply(400, {"code": -103, "message": "Invalid argument 'toggle_after'"})
+                STRIP.cycle(i, secs, "shelly Switch.Set on=%s toggle_after=%s" % (on, after), on == "true")
+            else:
+                STRIP.order(i, on == "true")
             return self.reply(200, {"was_on": was})
         return self.reply(404, {"code": -114, "message": "Method %s failed: No handler" % name})
+
+    def shelly_switch_config(self, i):
+        return {"id": i - 1, "name": STRIP.outlets[i]["name"], "in_mode": "follow",
+                "initial_state": "match_input", "auto_on": False, "auto_off": False}
 
     # NETIO JSON API: HTTP Basic authentication.
     def netio(self, method, body):
@@ -354,10 +473,14 @@ class Handler(BaseHTTPRequestHandler):
                 action = int(o["Action"])
                 if action in (0, 1):
                     STRIP.order(i, action == 1)
+                elif action == 2:  # short OFF: off for the output's Delay, then on
+                    STRIP.cycle(i, CYCLE_TIME, "netio Action 2 (short off)", False)
+                elif action == 3:  # short ON
+                    STRIP.cycle(i, CYCLE_TIME, "netio Action 3 (short on)", True)
                 elif action == 4:
                     STRIP.order(i, not STRIP.state(i))
         outputs = [
-            {"ID": i, "Name": STRIP.outlets[i]["name"], "State": 1 if STRIP.state(i) else 0, "Action": 6, "Delay": 5000}
+            {"ID": i, "Name": STRIP.outlets[i]["name"], "State": 1 if STRIP.state(i) else 0, "Action": 6, "Delay": int(CYCLE_TIME * 1000)}
             for i in sorted(STRIP.outlets)
         ]
         return self.reply(200, {"Agent": {"Model": "NETIO 4All", "DeviceName": "emulator", "NumOutputs": len(outputs)}, "Outputs": outputs})
@@ -365,6 +488,7 @@ class Handler(BaseHTTPRequestHandler):
 
 REALM = "shellyplus-emulator"
 NONCES = set()
+CYCLE_TIME = 5.0
 
 
 # ------------------------------------------------------------------ SNMP face ----
@@ -480,9 +604,8 @@ class Mib:
             STRIP.order(i, True)
         elif v == 2:
             STRIP.order(i, False)
-        elif v == 3:  # immediateReboot: off now, on after a while
-            STRIP.order(i, False)
-            threading.Timer(max(1.0, STRIP.switch_delay * 2), STRIP.order, (i, True)).start()
+        elif v == 3:  # immediateReboot (rPDU) / outletReboot (MasterSwitch): off, on after a while
+            STRIP.cycle(i, CYCLE_TIME, "apc %s reboot (3)" % self.model, False)
         else:
             return 10  # wrongValue
         return 0
@@ -807,6 +930,7 @@ class Control(BaseHTTPRequestHandler):
                 log("fault: %s" % f)
             elif self.path == "/forget":
                 STRIP.history.clear()
+                STRIP.cycles.clear()
                 STRIP.orders = 0
             elif self.path == "/clear":
                 if STRIP.fault == "refuse":
@@ -846,13 +970,16 @@ def main():
     p.add_argument("--names", default="", help="comma-separated outlet names")
     p.add_argument("--off", default="", help="comma-separated outlets that start OFF")
     p.add_argument("--switch-delay", type=float, default=0.0, help="seconds before an order takes effect")
+    p.add_argument("--cycle-time", type=float, default=5.0,
+                   help="seconds an APC reboot or NETIO short off keeps the outlet off")
     p.add_argument("--secrets", help="file of key=value: password, username, community, community_ro")
     p.add_argument("--hook", help="command run on each state change, with {outlet} {name} {state}")
     p.add_argument("--ready-file", help="write the chosen ports here as JSON once listening")
     a = p.parse_args()
 
-    global STRIP, SECRETS
+    global STRIP, SECRETS, CYCLE_TIME
     SECRETS = read_secrets(a.secrets)
+    CYCLE_TIME = a.cycle_time
     USM.setup()
     names = [n for n in a.names.split(",") if n]
     STRIP = Strip(a.outlets, names, a.switch_delay, a.hook)
