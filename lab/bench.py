@@ -3,10 +3,14 @@
 """Baselines of the reference agents, for later comparison with storha's:
 the mean wall time of `monitor` (repeated runs inside a VM) and how many
 processes one monitor execs (strace -f, successful execve calls, the agent's
-own exec included).
+own exec included). Then storha's writeboost-cache against its floors
+(scripts/bench-writeboost.sh, run inside node1): monitor against a plain
+`dmsetup status` of the same device, and stop with dirty data against the
+bare drain of the same data, both as ratios.
 
 Runs against the running lab (`make lab-up`), on node1 (and node2 for DRBD's
 peer), outside Pacemaker: the cluster's resources are erased first.
+node1's HDD and NVMe are overwritten.
 """
 
 import os
@@ -21,6 +25,11 @@ import storhalab  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 OCF = "/usr/lib/ocf/resource.d"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WB_SCRIPT = os.path.join(REPO, "scripts", "bench-writeboost.sh")
+# BENCH_REFERENCE=0 / BENCH_WRITEBOOST=0 leave one part out.
+REFERENCE = os.environ.get("BENCH_REFERENCE", "1") != "0"
+WRITEBOOST = os.environ.get("BENCH_WRITEBOOST", "1") != "0"
 
 # Runs one agent action RUNS times and prints one line per run: rc and
 # microseconds. Then counts the execs of one more run under strace.
@@ -56,12 +65,8 @@ def measure(vm, env, agent):
     return mean, sd, min(times), max(times), rcs, execs
 
 
-def main():
-    lab = storhalab.Lab()
-    if not lab.running():
-        print("bench: no lab running (make lab-up)", file=sys.stderr)
-        return 1
-    n1, n2 = lab.vm("node1"), lab.vm("node2")
+def reference(lab, n1, n2):
+    """Monitor baselines of the reference agents on node1."""
     print(f"bench: resetting the cluster; {RUNS} monitor runs per agent on node1")
     lab.reset_cluster()
 
@@ -106,7 +111,40 @@ def main():
     for name, mean, sd, lo, hi, rcs, execs in rows:
         print(f"{name:40} {mean:8.1f} {sd:7.1f} {lo:7.1f} {hi:7.1f} "
               f"{','.join(map(str, sorted(rcs))):>5} {execs if execs is not None else '?':>6}")
-    return 0
+
+
+def writeboost(n1):
+    """storha's writeboost-cache against its floors, inside node1 (the
+    script's own environment: WB_RUNS, WB_ROUNDS, WB_DIRTY_MIB)."""
+    env = " ".join(f"{k}={os.environ[w]}" for k, w in
+                   (("RUNS", "WB_RUNS"), ("ROUNDS", "WB_ROUNDS"), ("DIRTY_MIB", "WB_DIRTY_MIB"))
+                   if w in os.environ)
+    print("\nbench: writeboost-cache on node1 (its HDD and NVMe are overwritten)", flush=True)
+    # The device must be free: nothing of the tests or the cluster on it.
+    n1.run("dmsetup remove wbt-top; dmsetup remove wbt; dmsetup remove wbc; true", check=False)
+    with open(WB_SCRIPT, "rb") as f:
+        r = n1.run(f"env {env} bash -s", input=f.read(), timeout=3600, check=False)
+    print(r.out.rstrip())
+    if r.rc != 0:
+        print(f"bench: writeboost-cache failed (rc {r.rc}): {r.err.strip()}", file=sys.stderr)
+        return False
+    return True
+
+
+def main():
+    lab = storhalab.Lab()
+    if not lab.running():
+        print("bench: no lab running (make lab-up)", file=sys.stderr)
+        return 1
+    n1, n2 = lab.vm("node1"), lab.vm("node2")
+    ok = True
+    if REFERENCE:
+        reference(lab, n1, n2)
+    if WRITEBOOST:
+        if not REFERENCE:
+            lab.reset_cluster()
+        ok = writeboost(n1)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

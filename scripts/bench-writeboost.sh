@@ -31,7 +31,7 @@ if [ ! -x "$AGENT" ] || [ ! -b "$NVME" ]; then
 	# On the host: run this very script in node1 of the lab.
 	REPO=$(cd "$(dirname "$0")/.." && pwd)
 	mkdir -p "$REPO/target/bench"
-	/usr/bin/python3 "$REPO/lab/storhalab.py" ssh 1 \
+	/usr/bin/python3 "$REPO/lab/storhalab.py" ssh node1 \
 		env RUNS="$RUNS" ROUNDS="$ROUNDS" DIRTY_MIB="$DIRTY_MIB" bash -s <"$0" \
 		| tee "$REPO/target/bench/writeboost.txt"
 	exit "${PIPESTATUS[0]}"
@@ -115,6 +115,7 @@ stop_agent=$((stop_agent / ROUNDS)) stop_dm=$((stop_dm / ROUNDS))
 
 overhead=$(awk -v a="$stop_agent" -v d="$stop_dm" 'BEGIN { printf "%+.1f", (a - d) * 100 / d }')
 ratio=$(awk -v a="$mon_agent" -v d="$mon_dm" 'BEGIN { printf "%.2f", a / d }')
+stop_ratio=$(awk -v a="$stop_agent" -v d="$stop_dm" 'BEGIN { printf "%.3f", a / d }')
 cat <<TABLE
 writeboost-cache benchmark ($(uname -r), dm-writeboost $(dmsetup targets | awk '$1 == "writeboost" { print $2 }'))
 
@@ -126,5 +127,6 @@ monitor, mean of $RUNS runs each (alternating)
 stop with $DIRTY_MIB MiB dirty ($blocks blocks), mean of $ROUNDS rounds each (alternating)
   writeboost-cache stop (flush_on_stop=full)                $(ms "$stop_agent") ms
   dmsetup suspend + resume + drop_caches + remove           $(ms "$stop_dm") ms
+  ratio agent / drain                                       $stop_ratio   (target: < 1.05)
   overhead of the agent                                     $overhead %   (target: < 5 %)
 TABLE
