@@ -168,6 +168,23 @@ static COMMON: &[FenceOpt] = &[
     .metavar("seconds")
     .default("1"),
     FenceOpt::new(
+        "method",
+        "method",
+        OptKind::Select(&["onoff", "cycle"]),
+        "Method to fence (onoff|cycle): onoff switches off, confirms OFF, then switches on; cycle sends one power-cycle order to the strip (APC, Tasmota, Shelly, NETIO, snmp with control_cycle) and, as in fence-agents, counts the strip accepting it as success: nobody confirms that the outlet went off",
+    )
+    .short('m')
+    .metavar("method")
+    .default("onoff"),
+    FenceOpt::new(
+        "cycle_time",
+        "cycle-time",
+        OptKind::Second,
+        "method=cycle: seconds the outlet stays off, for strips whose cycle order carries the time (Tasmota, Shelly); APC and NETIO use the reboot time set in the strip",
+    )
+    .metavar("seconds")
+    .default("5"),
+    FenceOpt::new(
         "retry_on",
         "retry-on",
         OptKind::Integer,
@@ -297,6 +314,13 @@ static DEVICE: &[FenceOpt] = &[
     FenceOpt::new("control_off", "control-off", OptKind::Integer, "snmp device: command value to switch OFF")
         .metavar("value")
         .default("2"),
+    FenceOpt::new(
+        "control_cycle",
+        "control-cycle",
+        OptKind::Integer,
+        "snmp device: command value for a power cycle (off, then on by the strip), needed by method=cycle",
+    )
+    .metavar("value"),
 ];
 
 static TABLE: &[&[FenceOpt]] = &[COMMON, DEVICE];
@@ -312,7 +336,16 @@ Shelly Gen2 (Switch.GetStatus and Switch.Set RPC, digest authentication) and NET
 (PowerNet MIB) or to any strip whose status and control OIDs are given. HTTPS certificates \
 are verified unless ssl_insecure is set. An outlet counts as switched only when the device \
 reports the new state; several plugs (servers with two power supplies) must all be off \
-before off succeeds.",
+before off succeeds. A plug is an outlet number (as the strip counts: ESPurna relays and \
+Shelly switch ids from 0, the others from 1) or the outlet's name as the strip reports it \
+(Tasmota FriendlyName, Shelly switch name, NETIO output Name, APC outlet name); a name \
+that matches no outlet, or more than one, is an error and nothing is switched. ESPurna's \
+HTTP API does not report relay names. reboot is by default a confirmed off followed by on \
+(method=onoff). With method=cycle it is one power-cycle order that the strip carries out \
+itself (APC immediateReboot, Tasmota Backlog Power off, Delay, Power on, Shelly Switch.Set \
+with toggle_after, NETIO short off, or control_cycle for generic SNMP); as in fence-agents, \
+success then means only that the strip accepted the order, since nothing can confirm that \
+the outlet went off. ESPurna has no such order and refuses method=cycle.",
     vendor_url: "https://github.com/storha",
     symlinks: &[(
         ALIAS,
@@ -362,6 +395,22 @@ fn build(o: &Options) -> Result<Box<dyn PowerSwitch>, FenceError> {
     };
     // Zero timeouts (what fencing.py's disable_timeout does to them) would
     // mean "wait forever" on a socket; keep a floor instead.
+    let cycle = o.get("method") == Some("cycle");
+    let cycle_time = secs(o, "cycle_time")?;
+    if cycle && !(0.2..=360.0).contains(&cycle_time.as_secs_f64()) {
+        return Err(FenceError::Usage(format!(
+            "cycle_time={}: expected 0.2 to 360 seconds (Tasmota's Delay limit)",
+            cycle_time.as_secs_f64()
+        )));
+    }
+    if cycle && device == "espurna" {
+        return Err(FenceError::Usage(
+            "method=cycle: ESPurna's HTTP API has no power-cycle order (its pulse API toggles \
+             the relay and, on older firmware, leaves it in pulse mode so that a later off \
+             would be undone); use method=onoff"
+                .into(),
+        ));
+    }
     let connect_timeout = secs(o, "login_timeout")?.max(Duration::from_millis(200));
     let io_timeout = secs(o, "shell_timeout")?.max(Duration::from_millis(200));
     let web = |kind: web::Kind| -> Result<Box<dyn PowerSwitch>, FenceError> {
@@ -399,6 +448,8 @@ fn build(o: &Options) -> Result<Box<dyn PowerSwitch>, FenceError> {
                 .filter(|u| !u.is_empty())
                 .map(str::to_string),
             password,
+            cycle_time,
+            names: None,
         }))
     };
     match device {

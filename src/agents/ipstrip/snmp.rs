@@ -648,6 +648,8 @@ pub struct Model {
     pub state_off: i64,
     pub turn_on: i64,
     pub turn_off: i64,
+    /// The command value that power-cycles an outlet (`method=cycle`).
+    pub turn_cycle: Option<i64>,
 }
 
 pub const SYS_OBJECT_ID: &str = ".1.3.6.1.2.1.1.2.0";
@@ -662,6 +664,8 @@ pub fn apc_rpdu() -> Model {
         state_off: 2,
         turn_on: 1,
         turn_off: 2,
+        // rPDUOutletControlOutletCommand immediateReboot(3).
+        turn_cycle: Some(3),
     }
 }
 
@@ -675,6 +679,8 @@ pub fn apc_ms() -> Model {
         state_off: 2,
         turn_on: 1,
         turn_off: 2,
+        // sPDUOutletCtl outletReboot(3).
+        turn_cycle: Some(3),
     }
 }
 
@@ -753,17 +759,30 @@ impl SnmpStrip {
                 "plug '{plug}' is not a number and the device has no names table"
             ))
         })?;
+        let mut hits = Vec::new();
         for (o, v) in self.client.walk(&names)? {
             if let (Value::Str(s), Some(n)) = (v, o.last()) {
                 if String::from_utf8_lossy(&s).trim_matches('"') == plug {
-                    return Ok(*n);
+                    hits.push(*n);
                 }
             }
         }
-        Err(FenceError::Usage(format!(
-            "no outlet named '{plug}' on {}",
-            self.client.name
-        )))
+        match hits.as_slice() {
+            [n] => Ok(*n),
+            [] => Err(FenceError::Usage(format!(
+                "no outlet named '{plug}' on {}; nothing was switched",
+                self.client.name
+            ))),
+            many => Err(FenceError::Usage(format!(
+                "outlet name '{plug}' is ambiguous on {}: outlets {} all have it; use the \
+                 number (nothing was switched)",
+                self.client.name,
+                many.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 }
 
@@ -809,6 +828,19 @@ impl PowerSwitch for SnmpStrip {
                 m.turn_off
             },
         )
+    }
+
+    fn cycle(&mut self, plug: &str) -> Result<(), FenceError> {
+        let n = self.outlet(plug)?;
+        let m = self.model()?;
+        let v = m.turn_cycle.ok_or_else(|| {
+            FenceError::Usage(format!(
+                "{} has no power-cycle command; use method=onoff",
+                m.name
+            ))
+        })?;
+        let o = fill(&m.control, n)?;
+        self.client.set(&o, v)
     }
 
     fn list(&mut self) -> Result<Vec<Outlet>, FenceError> {
@@ -897,6 +929,13 @@ fn generic_model(o: &Options) -> Result<Model, FenceError> {
         None => None,
     };
     let int = |k: &str| -> Result<i64, FenceError> { Ok(o.integer(k)?.unwrap_or(0)) };
+    if o.get("method") == Some("cycle") && o.get("control_cycle").is_none() {
+        return Err(FenceError::Usage(
+            "method=cycle with device=snmp needs control_cycle, the strip's command value \
+             for a power cycle (or use method=onoff)"
+                .into(),
+        ));
+    }
     let m = Model {
         name: "generic SNMP strip",
         status,
@@ -906,6 +945,7 @@ fn generic_model(o: &Options) -> Result<Model, FenceError> {
         state_off: int("status_off")?,
         turn_on: int("control_on")?,
         turn_off: int("control_off")?,
+        turn_cycle: o.integer("control_cycle")?,
     };
     if m.state_on == m.state_off {
         return Err(FenceError::Usage(

@@ -8,6 +8,7 @@ use super::http::{base64_encode, encode, Request, Response, Target};
 use crate::fence::{FenceError, Outlet, Power, PowerSwitch};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -22,6 +23,10 @@ pub struct WebStrip {
     pub target: Target,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `method=cycle`: how long the outlet stays off, where the order says.
+    pub cycle_time: Duration,
+    /// Outlet names as the strip reports them, read once per run.
+    pub names: Option<Vec<(u32, String)>>,
 }
 
 fn parse_json(r: &Response, what: &str) -> Result<Value, FenceError> {
@@ -100,6 +105,82 @@ pub fn tasmota_list(r: &Value) -> Vec<Outlet> {
     }
     out.sort_by_key(|(n, _)| *n);
     out.into_iter().map(|(_, o)| o).collect()
+}
+
+/// Tasmota `Status`: `{"Status":{..,"FriendlyName":["a","b"],..}}`, one
+/// name per relay, relay 1 first.
+pub fn tasmota_names(r: &Value) -> Option<Vec<(u32, String)>> {
+    let names = r.get("Status")?.get("FriendlyName")?.as_array()?;
+    Some(
+        names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((i as u32 + 1, n.as_str()?.to_string())))
+            .collect(),
+    )
+}
+
+/// Shelly Gen2 `Shelly.GetConfig`: one `switch:N` object per output, with
+/// the `name` set in the device (null when none is).
+pub fn shelly_names(r: &Value) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    if let Some(map) = r.as_object() {
+        for (k, v) in map {
+            let id = k
+                .strip_prefix("switch:")
+                .and_then(|n| n.parse::<u32>().ok());
+            if let (Some(id), Some(name)) = (id, v.get("name").and_then(Value::as_str)) {
+                out.push((id, name.to_string()));
+            }
+        }
+    }
+    out.sort_by_key(|(n, _)| *n);
+    out
+}
+
+/// The outlet called `name` in `names`: exactly one, or an error that says
+/// which names there are (none matched) or which outlets share it.
+pub fn outlet_named(names: &[(u32, String)], name: &str, device: &str) -> Result<u32, FenceError> {
+    let hits: Vec<u32> = names
+        .iter()
+        .filter(|(_, n)| n.trim() == name)
+        .map(|(i, _)| *i)
+        .collect();
+    let shown = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(40).collect() };
+    match hits.as_slice() {
+        [n] => Ok(*n),
+        [] => {
+            let known: Vec<String> = names
+                .iter()
+                .filter(|(_, n)| !n.trim().is_empty())
+                .take(16)
+                .map(|(i, n)| format!("{i}={}", shown(n)))
+                .collect();
+            Err(FenceError::Usage(format!(
+                "no outlet named '{}' on {device} ({}); nothing was switched",
+                shown(name),
+                if known.is_empty() {
+                    "it reports no outlet names".to_string()
+                } else {
+                    format!("it has {}", known.join(", "))
+                }
+            )))
+        }
+        many => {
+            Err(FenceError::Usage(format!(
+            "outlet name '{}' is ambiguous on {device}: outlets {} all have it; use the number \
+             (nothing was switched)",
+            shown(name),
+            many.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        )))
+        }
+    }
+}
+
+/// Tasmota's answer to a command it does not take: `{"Command":"Unknown"}`
+/// or `{"Command":"Error"}`.
+fn tasmota_refused(r: &Value) -> Option<&str> {
+    r.get("Command").and_then(Value::as_str)
 }
 
 /// Shelly Gen2: `Switch.GetStatus` answers `{"id":0,"output":true,...}`.
@@ -233,6 +314,18 @@ fn cnonce() -> String {
     )
 }
 
+/// `list` shows the strip's name for an outlet where it has one.
+fn name_outlets(list: &mut [Outlet], names: &[(u32, String)]) {
+    for o in list.iter_mut() {
+        if let Some((_, n)) = names
+            .iter()
+            .find(|(i, n)| i.to_string() == o.plug && !n.trim().is_empty())
+        {
+            o.alias = n.trim().to_string();
+        }
+    }
+}
+
 impl WebStrip {
     fn password(&self) -> &str {
         self.password.as_deref().unwrap_or("")
@@ -296,6 +389,16 @@ impl WebStrip {
         }
     }
 
+    fn refused(&self, what: &str, r: &Response) -> FenceError {
+        let body: String = r
+            .text()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(80)
+            .collect();
+        FenceError::Device(format!("{} refused {what}: '{body}'", self.target.name()))
+    }
+
     fn bad(&self, what: &str, r: &Response) -> FenceError {
         let body: String = r
             .text()
@@ -335,6 +438,60 @@ impl WebStrip {
         .header("Accept", "application/json")
     }
 
+    /// Outlet names as the strip reports them (cached for the run).
+    fn names(&mut self) -> Result<Vec<(u32, String)>, FenceError> {
+        if let Some(n) = &self.names {
+            return Ok(n.clone());
+        }
+        let names = match self.kind {
+            // Relay names (relayName) only go out over MQTT.
+            Kind::Espurna => Vec::new(),
+            // Firmware without a FriendlyName list answers Status all the
+            // same; its outlets then have numbers only.
+            Kind::Tasmota => {
+                let r = self.call(self.tasmota_cmd("Status"), "Status")?;
+                tasmota_names(&parse_json(&r, "Status")?).unwrap_or_default()
+            }
+            Kind::Shelly => {
+                let what = "Shelly.GetConfig";
+                let r = self.call(Request::get("/rpc/Shelly.GetConfig"), what)?;
+                shelly_names(&parse_json(&r, what)?)
+            }
+            Kind::Netio => self
+                .netio_status()?
+                .into_iter()
+                .filter_map(|o| Some((o.plug.parse().ok()?, o.alias)))
+                .collect(),
+        };
+        self.names = Some(names.clone());
+        Ok(names)
+    }
+
+    /// The outlet a plug means: a number as the family counts them, or a
+    /// name the strip reports. Numbers always mean numbers.
+    fn outlet(&mut self, plug: &str) -> Result<u32, FenceError> {
+        let p = plug.trim();
+        let min = match self.kind {
+            Kind::Espurna | Kind::Shelly => 0,
+            Kind::Tasmota | Kind::Netio => 1,
+        };
+        if p.parse::<u32>().is_ok() || p.is_empty() {
+            return check_plug_number(p, min);
+        }
+        if self.kind == Kind::Espurna {
+            return Err(FenceError::Usage(format!(
+                "plug '{}' is not a relay number (from 0): ESPurna's HTTP API does not report \
+                 relay names, so outlets can only be given by number",
+                p.chars()
+                    .filter(|c| !c.is_control())
+                    .take(40)
+                    .collect::<String>()
+            )));
+        }
+        let names = self.names()?;
+        outlet_named(&names, p, &self.target.name())
+    }
+
     fn netio_status(&self) -> Result<Vec<Outlet>, FenceError> {
         let r = self.call(Request::get("/netio.json"), "GET /netio.json")?;
         let v = parse_json(&r, "GET /netio.json")?;
@@ -346,28 +503,28 @@ impl PowerSwitch for WebStrip {
     fn status(&mut self, plug: &str) -> Result<Power, FenceError> {
         match self.kind {
             Kind::Espurna => {
-                let n = check_plug_number(plug, 0)?;
+                let n = self.outlet(plug)?;
                 let what = format!("relay {n} status");
                 let r = self.call(self.espurna(&format!("/api/relay/{n}"), None), &what)?;
                 let v = parse_json(&r, &what)?;
                 espurna_state(&v, n).ok_or_else(|| self.bad(&what, &r))
             }
             Kind::Tasmota => {
-                let n = check_plug_number(plug, 1)?;
+                let n = self.outlet(plug)?;
                 let what = format!("Power{n}");
                 let r = self.call(self.tasmota_cmd(&what), &what)?;
                 let v = parse_json(&r, &what)?;
                 tasmota_state(&v, n).ok_or_else(|| self.bad(&what, &r))
             }
             Kind::Shelly => {
-                let n = check_plug_number(plug, 0)?;
+                let n = self.outlet(plug)?;
                 let what = format!("Switch.GetStatus id={n}");
                 let r = self.call(Request::get(format!("/rpc/Switch.GetStatus?id={n}")), &what)?;
                 let v = parse_json(&r, &what)?;
                 shelly_state(&v).ok_or_else(|| self.bad(&what, &r))
             }
             Kind::Netio => {
-                let n = check_plug_number(plug, 1)?;
+                let n = self.outlet(plug)?;
                 self.netio_status()?
                     .into_iter()
                     .find(|o| o.plug == n.to_string())
@@ -389,7 +546,7 @@ impl PowerSwitch for WebStrip {
         let on = power == Power::On;
         match self.kind {
             Kind::Espurna => {
-                let n = check_plug_number(plug, 0)?;
+                let n = self.outlet(plug)?;
                 let what = format!("relay {n} {power}");
                 let r = self.call(
                     self.espurna(&format!("/api/relay/{n}"), Some(u8::from(on))),
@@ -399,13 +556,17 @@ impl PowerSwitch for WebStrip {
                 parse_json(&r, &what).map(|_| ())
             }
             Kind::Tasmota => {
-                let n = check_plug_number(plug, 1)?;
+                let n = self.outlet(plug)?;
                 let what = format!("Power{n} {}", if on { "On" } else { "Off" });
                 let r = self.call(self.tasmota_cmd(&what), &what)?;
-                parse_json(&r, &what).map(|_| ())
+                let v = parse_json(&r, &what)?;
+                if tasmota_refused(&v).is_some() {
+                    return Err(self.refused(&what, &r));
+                }
+                Ok(())
             }
             Kind::Shelly => {
-                let n = check_plug_number(plug, 0)?;
+                let n = self.outlet(plug)?;
                 let what = format!("Switch.Set id={n} on={on}");
                 let r = self.call(
                     Request::get(format!("/rpc/Switch.Set?id={n}&on={on}")),
@@ -418,9 +579,63 @@ impl PowerSwitch for WebStrip {
                 Ok(())
             }
             Kind::Netio => {
-                let n = check_plug_number(plug, 1)?;
+                let n = self.outlet(plug)?;
                 let what = format!("output {n} {power}");
                 let body = serde_json::json!({"Outputs": [{"ID": n, "Action": u8::from(on)}]});
+                let r = self.call(
+                    Request::get("/netio.json").body(
+                        "POST",
+                        "application/json",
+                        body.to_string().into_bytes(),
+                    ),
+                    &what,
+                )?;
+                parse_json(&r, &what).map(|_| ())
+            }
+        }
+    }
+
+    fn cycle(&mut self, plug: &str) -> Result<(), FenceError> {
+        let secs = self.cycle_time.as_secs_f64();
+        match self.kind {
+            Kind::Espurna => Err(FenceError::Usage(
+                "method=cycle: ESPurna's HTTP API has no power-cycle order; use method=onoff"
+                    .into(),
+            )),
+            // Backlog runs the commands in order on the device, Delay in
+            // tenths of a second (2 to 3600), as Tasmota documents it.
+            Kind::Tasmota => {
+                let n = self.outlet(plug)?;
+                let tenths = ((secs * 10.0).round() as u32).clamp(2, 3600);
+                let what = format!("Backlog Power{n} Off; Delay {tenths}; Power{n} On");
+                let r = self.call(self.tasmota_cmd(&what), &what)?;
+                let v = parse_json(&r, &what)?;
+                if tasmota_refused(&v).is_some() {
+                    return Err(self.refused(&what, &r));
+                }
+                Ok(())
+            }
+            // toggle_after: the device flips the output back after that
+            // many seconds.
+            Kind::Shelly => {
+                let n = self.outlet(plug)?;
+                let t = format!("{:.1}", secs);
+                let what = format!("Switch.Set id={n} on=false toggle_after={t}");
+                let r = self.call(
+                    Request::get(format!("/rpc/Switch.Set?id={n}&on=false&toggle_after={t}")),
+                    &what,
+                )?;
+                let v = parse_json(&r, &what)?;
+                if v.get("was_on").is_none() {
+                    return Err(self.bad(&what, &r));
+                }
+                Ok(())
+            }
+            // Action 2, short OFF: off for the output's Delay, then on.
+            Kind::Netio => {
+                let n = self.outlet(plug)?;
+                let what = format!("output {n} short OFF");
+                let body = serde_json::json!({"Outputs": [{"ID": n, "Action": 2}]});
                 let r = self.call(
                     Request::get("/netio.json").body(
                         "POST",
@@ -457,20 +672,24 @@ impl PowerSwitch for WebStrip {
             Kind::Tasmota => {
                 let r = self.call(self.tasmota_cmd("Power0"), "Power0")?;
                 let v = parse_json(&r, "Power0")?;
-                let l = tasmota_list(&v);
+                let mut l = tasmota_list(&v);
                 if l.is_empty() {
                     return Err(self.bad("Power0", &r));
                 }
+                let names = self.names()?;
+                name_outlets(&mut l, &names);
                 Ok(l)
             }
             Kind::Shelly => {
                 let what = "Shelly.GetStatus";
                 let r = self.call(Request::get("/rpc/Shelly.GetStatus"), what)?;
                 let v = parse_json(&r, what)?;
-                let l = shelly_list(&v);
+                let mut l = shelly_list(&v);
                 if l.is_empty() {
                     return Err(self.bad(what, &r));
                 }
+                let names = self.names()?;
+                name_outlets(&mut l, &names);
                 Ok(l)
             }
             Kind::Netio => self.netio_status(),
@@ -516,6 +735,34 @@ mod tests {
         assert_eq!(n[1].alias, "node2");
         assert_eq!(n[1].power, Some(Power::Off));
         assert!(netio_outputs(&json!({"Outputs": [{"Name": "x"}]})).is_none());
+    }
+
+    #[test]
+    fn outlet_names_as_the_firmware_reports_them() {
+        let t = tasmota_names(&json!({"Status": {"Module": 0, "DeviceName": "pdu",
+            "FriendlyName": ["web", "db", ""], "Power": "101"}}))
+        .expect("names");
+        assert_eq!(t, vec![(1, "web".into()), (2, "db".into()), (3, "".into())]);
+        assert!(tasmota_names(&json!({"Command": "Unknown"})).is_none());
+        let s = shelly_names(&json!({"sys": {}, "switch:1": {"id": 1, "name": "db"},
+            "switch:0": {"id": 0, "name": "web"}, "switch:2": {"id": 2, "name": null}}));
+        assert_eq!(s, vec![(0, "web".into()), (1, "db".into())]);
+        let names = vec![(1, "web".into()), (2, "db".into()), (3, "web".into())];
+        assert_eq!(outlet_named(&names, "db", "h"), Ok(2));
+        let e = outlet_named(&names, "web", "h").expect_err("ambiguous");
+        assert!(
+            e.to_string().contains("ambiguous on h: outlets 1, 3"),
+            "{e}"
+        );
+        let e = outlet_named(&names, "dB", "h").expect_err("exact match only");
+        assert!(e.to_string().contains("it has 1=web, 2=db, 3=web"), "{e}");
+        let e = outlet_named(&[], "x\u{1b}[2J", "h").expect_err("none");
+        assert!(e.to_string().contains("reports no outlet names"), "{e}");
+        assert!(!e.to_string().contains('\u{1b}'), "{e}");
+        let mut l = tasmota_list(&json!({"POWER1": "ON", "POWER2": "OFF", "POWER3": "ON"}));
+        name_outlets(&mut l, &t);
+        let aliases: Vec<&str> = l.iter().map(|o| o.alias.as_str()).collect();
+        assert_eq!(aliases, ["web", "db", "relay3"], "no name: the old alias");
     }
 
     #[test]
