@@ -516,3 +516,294 @@ fn outlets_drive_a_hook_like_lab_power() {
     let _ = std::fs::remove_file(&record);
     assert_eq!(text, "2 node2 off\n2 node2 on\n3 node3 off\n");
 }
+
+/// What a family's power-cycle order is called in the emulator's /state "cycles".
+fn cycle_order(family: &str, model: &str) -> String {
+    match family {
+        "tasmota" => "tasmota Backlog".into(),
+        "shelly" => "shelly Switch.Set on=false toggle_after=".into(),
+        "netio" => "netio Action 2 (short off)".into(),
+        _ => format!("apc {model} reboot (3)"),
+    }
+}
+
+fn orders(emu: &Emulator) -> u64 {
+    emu.state()["orders"].as_u64().expect("orders")
+}
+
+#[test]
+fn reboot_method_cycle_is_one_order_the_strip_carries_out() {
+    for model in ["rpdu", "ms"] {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            apc_model: model,
+            cycle_time: Some(1.0),
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        let families: &[&str] = if model == "rpdu" {
+            &["tasmota", "shelly", "netio", "apc", "snmp"]
+        } else {
+            &["apc"]
+        };
+        for family in families {
+            let cycle = "method=cycle\ncycle_time=1\ncontrol_cycle=3\n";
+            let p = emu.plug(family, 1);
+            emu.forget();
+            let t = Instant::now();
+            emu.agent(family, "reboot", &p, cycle)
+                .expect(0, "Success: Rebooted");
+            // One order, accepted: the agent does not wait for the outlet to come back.
+            assert!(
+                t.elapsed() < Duration::from_millis(2500),
+                "{family}: {:?}",
+                t.elapsed()
+            );
+            let c = emu.cycles();
+            assert_eq!(c.len(), 1, "{family}: one cycle order: {c:?}");
+            assert_eq!(c[0].0, 1, "{family}: {c:?}");
+            assert!(
+                c[0].1.starts_with(&cycle_order(family, model)),
+                "{family}: {c:?}"
+            );
+            if *family == "tasmota" {
+                assert_eq!(c[0].1, "tasmota Backlog Power1 Off; Delay 10; Power1 On");
+            }
+            if *family == "shelly" {
+                assert!(c[0].1.ends_with("toggle_after=1.0"), "{c:?}");
+            }
+            // The strip really turned the outlet off, then on again by itself.
+            assert_eq!(
+                emu.wait_history(2, 8.0),
+                vec![(1, false), (1, true)],
+                "{family}: a cycle is off then on"
+            );
+            assert!(emu.is_on(1), "{family}");
+            assert_eq!(
+                orders(&emu),
+                2,
+                "{family}: the strip's off and on, nothing else"
+            );
+
+            // By name, on a plug already off: nothing to cycle, it is only switched on.
+            if *family != "snmp" {
+                emu.set(3, false);
+                emu.forget();
+                emu.agent(family, "reboot", "node3", cycle)
+                    .expect(0, "Success: Rebooted");
+                assert!(emu.cycles().is_empty(), "{family}: {:?}", emu.cycles());
+                assert_eq!(emu.wait_history(1, 3.0), vec![(3, true)], "{family}");
+            }
+
+            // The default stays a confirmed off, then on, with no cycle order.
+            emu.forget();
+            emu.agent(family, "reboot", &p, "control_cycle=3\n")
+                .expect(0, "Success: Rebooted");
+            assert!(
+                emu.cycles().is_empty(),
+                "{family}: onoff sent a cycle order"
+            );
+            assert_eq!(emu.history(), vec![(1, false), (1, true)], "{family}");
+        }
+        if model == "ms" {
+            continue;
+        }
+
+        // Dual supplies: one order per plug.
+        emu.forget();
+        emu.agent(
+            "shelly",
+            "reboot",
+            "node4,node5",
+            "method=cycle\ncycle_time=1\n",
+        )
+        .expect(0, "Success: Rebooted");
+        let c: Vec<u32> = emu.cycles().iter().map(|(o, _)| *o).collect();
+        assert_eq!(c, vec![4, 5]);
+        let h = emu.wait_history(4, 8.0);
+        for o in [4, 5] {
+            let mine: Vec<bool> = h.iter().filter(|e| e.0 == o).map(|e| e.1).collect();
+            assert_eq!(mine, vec![false, true], "outlet {o}: {h:?}");
+        }
+
+        // A refused order is a failure, retried retry_on times, never a success.
+        let quick = "shell_timeout=1\nlogin_timeout=1\nretry_on=1\n";
+        for family in ["tasmota", "shelly", "netio", "apc"] {
+            let p = emu.plug(family, 2);
+            emu.forget();
+            emu.fault("http500", 0);
+            let r = emu.agent(family, "reboot", &p, &format!("method=cycle\n{quick}"));
+            emu.clear();
+            r.expect_fail_any(&["HTTP 500", "genErr"], &format!("{family} cycle, http500"));
+            assert!(emu.history().is_empty() && emu.cycles().is_empty());
+        }
+        emu.forget();
+        emu.fault("timeout", 0);
+        let r = emu.agent("tasmota", "reboot", "2", &format!("method=cycle\n{quick}"));
+        emu.clear();
+        r.expect_fail_any(&["no reply from"], "tasmota cycle, timeout");
+        assert!(emu.history().is_empty() && emu.cycles().is_empty());
+
+        // What method=cycle cannot see, as in fence-agents: a strip that takes the order
+        // and leaves the outlet on still counts as a success. This is why onoff is the
+        // default, and why the meta-data says so.
+        emu.fault("stuck", 6);
+        emu.forget();
+        emu.agent("apc", "reboot", "6", "method=cycle\n")
+            .expect(0, "Success: Rebooted");
+        assert_eq!(emu.cycles().len(), 1);
+        emu.agent("apc", "reboot", "6", quick_stuck())
+            .expect_fail("timed out after");
+        emu.clear();
+        assert!(emu.is_on(6));
+
+        // Families and options that cannot cycle are refused before anything is sent.
+        emu.forget();
+        for (family, extra, word) in [
+            (
+                "espurna",
+                "method=cycle\n",
+                "ESPurna's HTTP API has no power-cycle order",
+            ),
+            ("snmp", "method=cycle\n", "needs control_cycle"),
+            (
+                "tasmota",
+                "method=cycle\ncycle_time=0.1\n",
+                "cycle_time=0.1",
+            ),
+            (
+                "tasmota",
+                "method=cycle\ncycle_time=400\n",
+                "cycle_time=400",
+            ),
+            ("tasmota", "method=restart\n", "one of onoff, cycle"),
+        ] {
+            let p = emu.plug(family, 1);
+            for action in ["reboot", "validate-all"] {
+                let r = emu.agent(family, action, &p, extra);
+                r.expect_fail_any(&[word], &format!("{family} {action} {extra:?}"));
+            }
+        }
+        assert_eq!(orders(&emu), 0, "nothing was switched");
+        assert!(emu.is_on(1));
+        emu.assert_no_secret_in_log();
+    }
+}
+
+fn quick_stuck() -> &'static str {
+    "power_timeout=1\nstonith_status_sleep=0.2\n"
+}
+
+#[test]
+fn named_outlets_every_family_that_reports_names() {
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    for family in ["tasmota", "shelly", "netio", "apc"] {
+        let a = |action: &str, plug: &str| emu.agent(family, action, plug, "");
+        let n2 = emu.plug(family, 2);
+        a("status", "node2").expect(0, "Status: ON");
+        a("off", "node2").expect(0, "Success: Powered OFF");
+        assert!(!emu.is_on(2), "{family}: node2 still on");
+        assert!(emu.is_on(1) && emu.is_on(3), "{family}: only node2");
+        a("status", "node2").expect(2, "Status: OFF");
+        a("on", "node2").expect(0, "Success: Powered ON");
+        assert!(emu.is_on(2));
+        // Numbers keep working, and mix with names.
+        a("status", &n2).expect(0, "Status: ON");
+        a("off", &format!("node1,{n2}")).expect(0, "Success: Powered OFF");
+        assert!(!emu.is_on(1) && !emu.is_on(2), "{family}");
+        a("on", &format!("{},node2", emu.plug(family, 1))).expect(0, "Success: Powered ON");
+        emu.forget();
+        a("reboot", "node3").expect(0, "Success: Rebooted");
+        assert_eq!(emu.history(), vec![(3, false), (3, true)], "{family}");
+
+        // list and list-status: number,name as the strip reports it.
+        let r = a("list", "");
+        r.expect(0, "");
+        let want: Vec<String> = (1..=OUTLETS)
+            .map(|i| format!("{},node{i}", emu.plug(family, i)))
+            .collect();
+        assert_eq!(r.stdout.lines().collect::<Vec<_>>(), want, "{family}");
+        emu.set(4, false);
+        let r = a("list-status", "");
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l == format!("{},node4,OFF", emu.plug(family, 4))),
+            "{family}: {}",
+            r.stdout
+        );
+        emu.set(4, true);
+
+        // An unknown name: exit 1, a message naming what there is, nothing switched.
+        emu.forget();
+        let before = orders(&emu);
+        for action in ["off", "reboot", "on", "status"] {
+            let r = a(action, "node9");
+            r.expect_fail_any(&["no outlet named 'node9'"], &format!("{family} {action}"));
+            // Both supplies by name, one of them unknown: the known one is not touched.
+            let r = a(action, "node1,node9");
+            r.expect_fail_any(
+                &["no outlet named 'node9'"],
+                &format!("{family} {action} pair"),
+            );
+        }
+        let r = emu.agent(family, "reboot", "node9", "method=cycle\n");
+        r.expect_fail_any(&["no outlet named 'node9'"], &format!("{family} cycle"));
+        assert_eq!(orders(&emu), before, "{family}: nothing switched");
+        assert!(
+            emu.history().is_empty() && emu.cycles().is_empty(),
+            "{family}"
+        );
+        if family != "apc" {
+            let r = a("off", "node9");
+            assert!(
+                r.stderr.contains("node1"),
+                "{family}: lists names: {}",
+                r.stderr
+            );
+        }
+    }
+    // ESPurna's API has no names: numbers only, and a name is refused with the reason.
+    let r = emu.agent("espurna", "off", "node1", "");
+    r.expect_fail_any(&["does not report relay names"], "espurna by name");
+    assert!(emu.is_on(1));
+    let r = emu.agent("espurna", "list", "", "");
+    r.expect(0, "0,relay0\n");
+    emu.assert_no_secret_in_log();
+}
+
+#[test]
+fn ambiguous_outlet_names_switch_nothing() {
+    let names: Vec<String> = ["web", "db", "web", "spare", "db-b", "spare"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let Some(emu) = Emulator::start(&EmuOpts {
+        names: Some(names),
+        ..EmuOpts::default()
+    }) else {
+        return;
+    };
+    for family in ["tasmota", "shelly", "netio", "apc"] {
+        emu.forget();
+        let both = format!("{}, {}", emu.plug(family, 1), emu.plug(family, 3));
+        for action in ["off", "reboot", "status", "on"] {
+            for extra in ["", "method=cycle\n"] {
+                let r = emu.agent(family, action, "web", extra);
+                let msg = format!("{family} {action} {extra:?}");
+                r.expect_fail_any(&["outlet name 'web' is ambiguous"], &msg);
+                assert!(r.stderr.contains(&both), "{msg}: {}", r.stderr);
+                assert!(r.stderr.contains("use the number"), "{msg}: {}", r.stderr);
+            }
+        }
+        assert_eq!(orders(&emu), 0, "{family}: nothing switched");
+        assert!(emu.history().is_empty() && emu.cycles().is_empty());
+        // A unique name next to them, and a prefix of another name, are fine.
+        emu.agent(family, "off", "db", "")
+            .expect(0, "Success: Powered OFF");
+        assert!(!emu.is_on(2) && emu.is_on(5), "{family}: only db, not db-b");
+        emu.set(2, true);
+    }
+}
