@@ -75,9 +75,12 @@ run_topology() {
 	"${CLI[@]}" down
 }
 
-# writeboost-cache's agent tests are not part of this stage yet: they are
-# still being made to pass (a power-off replay case and the stage's 20-minute
-# budget); run them by hand with `make lab-test PYTEST_ARGS=-k writeboost_agent`.
+# writeboost-cache's agent tests are not part of this stage yet. They pass
+# (11 of 11, 209 s, 2 nodes), but the lab's emulated NVMe (qemu 7.2) can stop
+# completing I/O under a burst of writes such as a cache format (seen 3 times
+# in one afternoon): the guest then waits nvme_core.io_timeout (600 s), which
+# the stage's 20-minute budget cannot absorb. Run them by hand with
+# `make lab-test PYTEST_ARGS=-k writeboost_agent`.
 WIP=(--ignore=tests/lab/test_writeboost_agent.py)
 run_topology two-nodes 2 1 -m "not power" "${WIP[@]}" tests/lab
 run_topology three-nodes 3 0 -m every_topology "${WIP[@]}" tests/lab
