@@ -30,6 +30,8 @@ def pytest_configure(config):
         "markers", "every_topology: run in every topology CI boots (the cluster itself)")
     config.addinivalue_line(
         "markers", "power: powers a node off and on (CI runs it in the 3-node topology)")
+    config.addinivalue_line(
+        "markers", "fencing: a real STONITH of a node (CI runs it in the 2-node topology)")
 
 
 @pytest.fixture(scope="session")
