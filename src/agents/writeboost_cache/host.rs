@@ -32,6 +32,10 @@ pub struct DmDevice {
 /// lives in the first sector; 4 KiB keeps O_DIRECT aligned on any device.
 pub const HEAD: usize = 4096;
 
+/// Reads a device's dirty-block count from another thread (`None` when it
+/// cannot be read at that moment).
+pub type DirtyProbe = Box<dyn Fn() -> Option<u64> + Send>;
+
 pub trait Host {
     /// The device `name`; `Ok(None)` when it does not exist or device-mapper
     /// is not even loaded.
@@ -48,6 +52,12 @@ pub trait Host {
     /// Zeroes the first `HEAD` bytes, only if `dev.path` still is `dev.id`
     /// and nobody holds it.
     fn zero_head(&self, dev: &BlockDev) -> Result<(), OcfError>;
+    /// A probe of the dirty count of `name` that may run on another thread
+    /// while this one waits for a command; `None` where there is none.
+    fn dirty_probe(&self, name: &str) -> Option<DirtyProbe> {
+        let _ = name;
+        None
+    }
 }
 
 /// The real host.
@@ -237,6 +247,21 @@ impl Host for System {
         f.write_all(&buf.0)
             .and_then(|()| f.sync_all())
             .map_err(|e| io_err(&format!("zeroing the superblock of {}", dev.path), &e))
+    }
+
+    fn dirty_probe(&self, name: &str) -> Option<DirtyProbe> {
+        // The status ioctl takes no lock a running `dmsetup message` holds
+        // (both only read the live table), so it answers during drop_caches.
+        let name = name.to_string();
+        Some(Box::new(move || match dm::query(&name, false) {
+            Ok(Some(r)) => match r.targets.as_slice() {
+                [t] if t.target_type == "writeboost" => {
+                    dm::parse_status(&t.params).ok().map(|s| s.nr_dirty)
+                }
+                _ => None,
+            },
+            _ => None,
+        }))
     }
 }
 

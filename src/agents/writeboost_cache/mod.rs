@@ -21,19 +21,17 @@ use crate::cmd::{Cmd, CmdError};
 use crate::ocf::{env, Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
 use crate::{args_err, generic};
 use dm::{DevId, WbStatus, WbTable};
-use host::{BlockDev, DmDevice, Host, System};
+use host::{BlockDev, DirtyProbe, DmDevice, Host, System};
 use params::{Config, Flush, Format, DYNAMIC};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct WriteboostCache;
 
 /// Time kept back from a flush for removing the device afterwards.
 const REMOVE_RESERVE: Duration = Duration::from_secs(2);
-/// Longest single `drop_caches` wait: between two, the agent reads the
-/// dirty count and logs the progress. The kernel wait is interruptible, so
-/// ending `dmsetup` at the limit is harmless.
-const DRAIN_SLICE: Duration = Duration::from_secs(5);
+/// How often the dirty count is logged while `drop_caches` runs.
+const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 /// A node attribute is refreshed at least this often even when unchanged,
 /// so a restarted attribute manager gets the value back.
 const ATTR_REFRESH: Duration = Duration::from_secs(300);
@@ -226,14 +224,26 @@ fn status_of(host: &dyn Host, name: &str) -> Result<Live, OcfError> {
     }
 }
 
-/// Writes every dirty block back, in slices, until none is left or only
-/// `reserve` of the deadline remains. Returns the dirty count last seen.
+/// Writes every dirty block back with one `drop_caches` that may use all
+/// of the deadline but `reserve`, until none is left or the time is spent.
+/// Returns the dirty count last seen in the status.
+///
+/// One call, not slices: dm-writeboost 2.2.17 writes back unconditionally
+/// only while `force_drop` is set, and the message sets it on entry and
+/// clears it when the wait ends, also when a signal ends it (target.c
+/// `writeboost_message`). With it clear, the writeback daemon sleeps 1 s
+/// before looking again (daemon.c `do_writeback_proc`), so a drain cut
+/// into 5 s slices lost up to a fifth of its time. The wait is
+/// interruptible: the runner killing `dmsetup` at the limit is harmless.
+/// The count is logged from another thread meanwhile.
 fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u64, OcfError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut first = None;
+    // The runner reports a timeout only once the limit, which is all the
+    // time there was, is spent.
+    let mut spent = false;
     loop {
-        let l = status_of(host, name)?;
-        let dirty = l.status.nr_dirty;
+        let dirty = status_of(host, name)?.status.nr_dirty;
         let first = *first.get_or_insert(dirty);
         if dirty == 0 {
             log::info!(
@@ -243,7 +253,7 @@ fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u6
             return Ok(0);
         }
         let left = ctx.deadline.remaining().saturating_sub(reserve);
-        if left < Duration::from_millis(200) {
+        if spent || left < Duration::from_millis(200) {
             log::warn!(
                 "{name}: {dirty} of {first} dirty blocks still on the cache when the time ran out \
                  ({:.1}s); they stay safe on the cache device and are replayed at the next start",
@@ -251,13 +261,59 @@ fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u6
             );
             return Ok(dirty);
         }
-        log::info!("{name}: writing back {dirty} dirty blocks");
-        let cmd = dmsetup(["message", name, "0", "drop_caches"]).timeout(left.min(DRAIN_SLICE));
-        match ctx.runner.run(&cmd) {
-            Ok(_) | Err(CmdError::Timeout { .. }) => {}
+        log::info!(
+            "{name}: writing back {dirty} dirty blocks (drop_caches, at most {:.0}s)",
+            left.as_secs_f64()
+        );
+        let cmd = dmsetup(["message", name, "0", "drop_caches"]).timeout(left);
+        let probe = host.dirty_probe(name);
+        match watched(name, first, started, probe, PROGRESS_EVERY, || {
+            ctx.runner.run(&cmd)
+        }) {
+            // Done, or new writes came in meanwhile: the status decides.
+            Ok(_) => {}
+            Err(CmdError::Timeout { .. }) => spent = true,
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Runs `work` on this thread while another one logs the dirty count every
+/// `every` (a kernel wait shows no progress of its own), with the rate
+/// since `started`, when the drain began with `first` dirty blocks.
+fn watched<T>(
+    name: &str,
+    first: u64,
+    started: Instant,
+    probe: Option<DirtyProbe>,
+    every: Duration,
+    work: impl FnOnce() -> T,
+) -> T {
+    let Some(probe) = probe else {
+        return work();
+    };
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(every) {
+                let Some(dirty) = probe() else { continue };
+                let secs = started.elapsed().as_secs_f64();
+                let rate = first.saturating_sub(dirty) as f64 / secs.max(0.001);
+                let eta = if rate > 0.0 {
+                    format!(", about {:.0}s to go", dirty as f64 / rate)
+                } else {
+                    String::new()
+                };
+                log::info!(
+                    "{name}: {dirty} of {first} dirty blocks left after {secs:.0}s \
+                     ({rate:.0} blocks/s{eta})"
+                );
+            }
+        });
+        let out = work();
+        drop(done);
+        out
+    })
 }
 
 fn under_pacemaker(ctx: &Ctx) -> bool {

@@ -48,6 +48,8 @@ pub struct World {
     pub devs: BTreeMap<String, Dev>,
     /// Blocks written back per drop_caches call.
     pub drain_per_call: u64,
+    /// The time limit of every drop_caches call, in order.
+    pub drop_limits: Vec<Option<std::time::Duration>>,
     pub lost: u64,
     pub calls: Vec<String>,
     pub zeroed: Vec<String>,
@@ -392,6 +394,7 @@ impl Runner for Sim {
             }
             ("dmsetup", ["message", name, "0", "drop_caches"]) => {
                 let per = w.drain_per_call;
+                w.drop_limits.push(cmd.timeout);
                 let Some(d) = w.devs.get(*name) else {
                     return failed("Device does not exist.");
                 };

@@ -7,6 +7,7 @@
 
 use super::sim::{Sim, CACHE_BLOCKS, HDD, NVME};
 use super::*;
+use crate::cmd::{FakeRunner, Runner};
 use crate::ocf::{Deadline, OcfEnv, StateDir};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -58,6 +59,9 @@ fn setup(extra: &[(&str, &str)], pacemaker: bool) -> Setup {
 
 impl Setup {
     fn ctx<'a>(&'a self, sim: &'a Sim, action: Action) -> Ctx<'a> {
+        self.ctx_with(sim, action)
+    }
+    fn ctx_with<'a>(&'a self, runner: &'a dyn Runner, action: Action) -> Ctx<'a> {
         Ctx {
             agent: "writeboost-cache",
             instance: "wb".into(),
@@ -66,7 +70,7 @@ impl Setup {
             params: self.params.clone(),
             deadline: self.deadline,
             state: StateDir::new(&self.env, "writeboost-cache", "wb"),
-            runner: sim,
+            runner,
         }
     }
     fn start(&self, sim: &Sim) -> Result<(), OcfError> {
@@ -164,10 +168,16 @@ fn stop_with_dirty_blocks_keeps_them_for_the_next_start() {
     assert!(sim.calls().is_empty());
 }
 
+fn drop_caches_calls(calls: &[String]) -> usize {
+    calls
+        .iter()
+        .filter(|c| c.as_str() == "dmsetup message wb0 0 drop_caches")
+        .count()
+}
+
 #[test]
-fn full_flush_drains_after_the_buffer_flush_and_only_then_zeroes() {
+fn full_flush_is_one_drop_caches_over_the_whole_budget_and_only_then_zeroes() {
     let sim = Sim::new().formatted(1000);
-    sim.w.borrow_mut().drain_per_call = 400;
     let s = setup(
         &[
             ("format", "if-unformatted"),
@@ -180,20 +190,59 @@ fn full_flush_drains_after_the_buffer_flush_and_only_then_zeroes() {
     sim.write("wb0", 24);
     sim.clear_calls();
     s.stop(&sim).expect("stops");
-    let calls = sim.calls();
-    assert_eq!(calls[..2], ["dmsetup suspend wb0", "dmsetup resume wb0"]);
-    let drains = calls
-        .iter()
-        .filter(|c| c.ends_with("0 drop_caches"))
-        .count();
-    assert_eq!(drains, 3, "1024 blocks at 400 per call: {calls:?}");
     assert_eq!(
-        calls.last().map(String::as_str),
-        Some("dmsetup remove --retry wb0")
+        sim.calls(),
+        vec![
+            "dmsetup suspend wb0",
+            "dmsetup resume wb0",
+            "dmsetup message wb0 0 drop_caches",
+            "dmsetup remove --retry wb0",
+        ]
+    );
+    // Not a 5 s slice: the whole 30 s deadline but the removal's reserve,
+    // so force_drop stays set for the whole drain.
+    let limits = sim.w.borrow().drop_limits.clone();
+    let limit = limits[0].expect("bounded");
+    let most = Duration::from_secs(30) - REMOVE_RESERVE;
+    assert!(
+        limit <= most && limit > most - Duration::from_secs(2),
+        "{limit:?}"
     );
     assert_eq!(sim.w.borrow().zeroed, vec![NVME.to_string()]);
     assert_eq!(sim.cache(), (false, 0));
     no_loss(&sim);
+}
+
+#[test]
+fn a_drain_that_runs_out_of_time_is_never_resent() {
+    // The FakeRunner answers the one drop_caches with the timeout the real
+    // runner gives at its limit: another call is a failure of the test.
+    let sim = Sim::new().formatted(1000);
+    let s = setup(&[("flush_on_stop", "full")], false);
+    s.start(&sim).expect("starts");
+    let runner = FakeRunner::new().answer(
+        "dmsetup message wb0 0 drop_caches",
+        Err(CmdError::Timeout {
+            cmd: "dmsetup message wb0 0 drop_caches".into(),
+            secs: 28.0,
+        }),
+    );
+    let ctx = s.ctx_with(&runner, Action::Stop);
+    let left = drain(&ctx, &sim, "wb0", REMOVE_RESERVE).expect("drains");
+    assert_eq!(left, 1000, "the status after the call decides");
+    assert_eq!(runner.calls(), vec!["dmsetup message wb0 0 drop_caches"]);
+
+    // A drop_caches that fails is an error, not a retry.
+    let runner = FakeRunner::new().fails(
+        "dmsetup message wb0 0 drop_caches",
+        1,
+        "device-mapper: message ioctl on wb0 failed: Input/output error",
+    );
+    let ctx = s.ctx_with(&runner, Action::Stop);
+    let why = drain(&ctx, &sim, "wb0", REMOVE_RESERVE)
+        .expect_err("fails")
+        .to_string();
+    assert!(why.contains("Input/output error"), "{why}");
 }
 
 #[test]
@@ -210,12 +259,51 @@ fn full_flush_out_of_time_leaves_the_rest_on_the_cache_and_never_zeroes() {
     s.start(&sim).expect("starts");
     sim.w.borrow_mut().drain_per_call = 1;
     s.deadline = Deadline::after(REMOVE_RESERVE + Duration::from_millis(400));
+    sim.clear_calls();
+    // The agent's semantics: the data is safe on the persistent cache, so
+    // stop removes the device and succeeds (a failed stop would fence the
+    // node for nothing); only the zeroing is refused.
     s.stop(&sim).expect("stops with dirty blocks left");
+    assert_eq!(drop_caches_calls(&sim.calls()), 1, "{:?}", sim.calls());
+    let limit = sim.w.borrow().drop_limits[0].expect("bounded");
+    assert!(limit <= Duration::from_millis(400), "{limit:?}");
     assert!(sim.query("wb0").expect("query").is_none(), "removed");
     assert!(sim.w.borrow().zeroed.is_empty());
-    let (magic, dirty) = sim.cache();
-    assert!(magic && dirty > 0 && dirty < 1000, "{dirty}");
+    assert_eq!(sim.cache(), (true, 999));
     no_loss(&sim);
+}
+
+#[test]
+fn progress_is_read_on_another_thread_while_the_call_waits() {
+    use std::sync::Arc;
+    let reads = Arc::new(AtomicUsize::new(0));
+    let r = reads.clone();
+    let probe: DirtyProbe = Box::new(move || {
+        let n = r.fetch_add(1, Ordering::SeqCst) as u64 + 1;
+        Some(1000u64.saturating_sub(n * 100))
+    });
+    let out = watched(
+        "wb0",
+        1000,
+        Instant::now(),
+        Some(probe),
+        Duration::from_millis(5),
+        || {
+            std::thread::sleep(Duration::from_millis(100));
+            "done"
+        },
+    );
+    assert_eq!(out, "done");
+    let n = reads.load(Ordering::SeqCst);
+    assert!(n >= 2, "probed {n} times");
+    // The watcher has ended with the call: nothing reads afterwards.
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(reads.load(Ordering::SeqCst), n);
+    // Without a probe the work just runs.
+    assert_eq!(
+        watched("wb0", 1, Instant::now(), None, Duration::ZERO, || 7),
+        7
+    );
 }
 
 #[test]
@@ -297,6 +385,11 @@ fn force_that_cannot_drain_in_time_fails_and_keeps_the_cache() {
     let (c, why) = code(s.start(&sim));
     assert_eq!(c, 1);
     assert!(why.contains("left intact"), "{why}");
+    assert!(
+        why.contains("699 dirty blocks were not written back"),
+        "{why}"
+    );
+    assert_eq!(drop_caches_calls(&sim.calls()), 1, "{:?}", sim.calls());
     assert!(sim.query("wb0").expect("query").is_none());
     assert!(sim.cache().0 && sim.cache().1 > 0);
     assert!(sim.w.borrow().zeroed.is_empty());
