@@ -15,8 +15,10 @@
 //! decided by the off half, as Pacemaker expects (the node is fenced once
 //! it is off), and a failed power-on is reported but does not fail it.
 //! With `method=cycle` a reboot is instead one power-cycle order that the
-//! device carries out by itself; as in fencing.py its success is the device
-//! accepting the order, which nobody can confirm.
+//! device carries out by itself. Unlike fencing.py, the order being accepted
+//! is not enough: the outlet is watched until it has been seen OFF (every
+//! plug of the host), or the reboot fails. No fault of the strip may ever
+//! end in a success.
 
 pub mod metadata;
 pub mod options;
@@ -98,6 +100,25 @@ pub enum FenceError {
         state: Power,
         secs: f64,
     },
+    /// `method=cycle`: the strip accepted the power-cycle order, but the
+    /// outlet was never seen OFF while it was watched.
+    #[error("{}", cycle_not_seen(plugs, *secs))]
+    CycleNotSeen { plugs: Vec<String>, secs: f64 },
+}
+
+fn cycle_not_seen(plugs: &[String], secs: f64) -> String {
+    let each: Vec<String> = plugs
+        .iter()
+        .map(|p| {
+            format!(
+                "outlet {p} was never seen OFF after the power-cycle order; the strip may not have cut the power"
+            )
+        })
+        .collect();
+    format!(
+        "{} (watched for {secs:.1}s, power_timeout)",
+        each.join("; ")
+    )
 }
 
 impl From<UsageError> for FenceError {
@@ -114,12 +135,18 @@ pub trait PowerSwitch {
     fn list(&mut self) -> Result<Vec<Outlet>, FenceError>;
     /// `method=cycle`: one order after which the device itself turns the
     /// outlet off and on again. `Ok` means only that the device accepted
-    /// the order: like fencing.py's `reboot_cycle_fn`, nobody sees the
-    /// outlet go off.
+    /// the order; the action loop then watches the outlet go off.
     fn cycle(&mut self, plug: &str) -> Result<(), FenceError> {
         Err(FenceError::Usage(format!(
             "plug {plug}: this device has no power-cycle order; use method=onoff"
         )))
+    }
+    /// `method=cycle`: how long the outlet stays off after `cycle`, when the
+    /// order itself says so (Tasmota's Delay, Shelly's toggle_after). The
+    /// outlet is then polled often enough not to miss the off window.
+    /// `None`: the strip's own setting, unknown here.
+    fn cycle_off_time(&self) -> Option<Duration> {
+        None
     }
     /// Is the device there and answering? By default: can it list.
     fn monitor(&mut self) -> Result<(), FenceError> {
@@ -209,8 +236,8 @@ pub enum Method {
     /// A confirmed off, then on: the default, and the only one that knows
     /// the node lost power.
     OnOff,
-    /// One power-cycle order to the device; success is the device
-    /// accepting it.
+    /// One power-cycle order to the device; success is the outlet seen
+    /// OFF afterwards.
     Cycle,
 }
 
@@ -470,28 +497,46 @@ pub fn execute(
     }
 }
 
-/// `method=cycle`, as fencing.py's `multi_reboot_cycle_fn`: one cycle
-/// order per plug, tried `1 + retry_on` times, `power_wait` after each.
-/// Success is every order accepted; the strip does the off and the on by
-/// itself and nothing here can confirm that the outlet ever went off. A
-/// plug that is already off only gets an on order: there is nothing to
-/// cycle, and the node is fenced.
+/// The poll interval while watching a power cycle: `stonith_status_sleep`,
+/// but shorter than the off window when the order carries it, so that the
+/// outlet is seen off at least about three times (never under 0.2 s).
+pub fn cycle_poll_interval(status_sleep: Duration, off_time: Option<Duration>) -> Duration {
+    match off_time {
+        Some(w) => status_sleep.min((w / 3).max(Duration::from_millis(200))),
+        None => status_sleep,
+    }
+}
+
+/// `method=cycle`: one cycle order per plug (as fencing.py's
+/// `multi_reboot_cycle_fn`, tried `1 + retry_on` times), sent back to back
+/// so that the off windows of a host's supplies overlap; then every plug is
+/// polled until it has been seen OFF, or `power_timeout` fails the reboot.
+/// The strip switches the outlet on again by itself; that is not waited
+/// for (the node is fenced once it is off). A plug already off only gets
+/// an on order: it has been seen off, and there is nothing to cycle.
+/// `power_wait` is spent watching, not sleeping, since a sleep could hide
+/// the whole off window: success does not come before it has passed.
 fn reboot_cycle(
     sw: &mut dyn PowerSwitch,
     cfg: &LoopCfg,
     clock: &dyn Clock,
 ) -> Result<Done, FenceError> {
+    // Plugs whose cycle order was accepted and that have not been seen OFF.
+    let mut unseen: Vec<&String> = Vec::new();
     for p in &cfg.plugs {
         let attempts = 1 + cfg.retry_on;
         let mut last = None;
+        let mut cycled = false;
         for attempt in 1..=attempts {
             let r = match sw.status(p) {
                 Ok(Power::Off) => {
                     log::info!("plug {p} is already OFF: switching it ON (attempt {attempt})");
+                    cycled = false;
                     sw.set(p, Power::On)
                 }
                 Ok(Power::On) => {
                     log::info!("power-cycling plug {p} (method=cycle, attempt {attempt})");
+                    cycled = true;
                     sw.cycle(p)
                 }
                 Err(e) => Err(e),
@@ -514,10 +559,60 @@ fn reboot_cycle(
                 "power cycle of plug {p} not accepted after {attempts} attempt(s): {e}"
             )));
         }
-        clock.sleep(cfg.power_wait);
+        if cycled {
+            unseen.push(p);
+        }
+    }
+    let interval = cycle_poll_interval(cfg.status_sleep, sw.cycle_off_time());
+    if let Some(w) = sw.cycle_off_time() {
+        if w < interval * 2 {
+            log::warn!(
+                "the outlet stays off for {:.1}s only, polled every {:.1}s: the off may be missed, which fails the reboot",
+                w.as_secs_f64(),
+                interval.as_secs_f64()
+            );
+        }
+    }
+    let start = clock.elapsed();
+    loop {
+        let waited = clock.elapsed().saturating_sub(start);
+        if !unseen.is_empty() {
+            let mut still = Vec::new();
+            for p in &unseen {
+                match sw.status(p) {
+                    Ok(Power::Off) => {
+                        log::info!("plug {p} seen OFF after the power-cycle order");
+                    }
+                    Ok(Power::On) => still.push(*p),
+                    // A failed read is not a sighting; keep watching.
+                    Err(e) => {
+                        log::warn!("plug {p}: reading its state after the cycle order: {e}");
+                        still.push(*p);
+                    }
+                }
+            }
+            unseen = still;
+        }
+        if unseen.is_empty() && waited >= cfg.power_wait {
+            break;
+        }
+        if cfg.power_timeout.is_some_and(|t| waited >= t) {
+            if unseen.is_empty() {
+                break;
+            }
+            return Err(FenceError::CycleNotSeen {
+                plugs: unseen.iter().map(|p| p.to_string()).collect(),
+                secs: waited.as_secs_f64(),
+            });
+        }
+        if unseen.is_empty() {
+            clock.sleep(cfg.power_wait.saturating_sub(waited));
+        } else {
+            clock.sleep(interval);
+        }
     }
     log::info!(
-        "the strip accepted the power cycle of plug(s) {}; with method=cycle it cannot confirm the outlet went off",
+        "plug(s) {} seen OFF after the power-cycle order; the strip switches them on again by itself",
         cfg.plugs.join(&cfg.separator)
     );
     Ok(Done::ok("Success: Rebooted"))

@@ -555,16 +555,45 @@ fn disable_timeout_polls_until_confirmed() {
 }
 
 /// A strip with a native power cycle that refuses the first `refuse` orders.
+/// An accepted cycle turns the outlet off for `off_reads` status reads, then
+/// on again, unless the outlet is `stuck` (it ignores the off).
 struct CycleStrip {
     state: BTreeMap<String, Power>,
     refuse: u32,
     usage: bool,
+    stuck: Vec<String>,
+    off_reads: u32,
+    off_left: BTreeMap<String, u32>,
+    off_time: Option<Duration>,
     calls: Vec<String>,
+}
+
+impl CycleStrip {
+    fn with(plugs: &[(&str, Power)]) -> Self {
+        CycleStrip {
+            state: plugs.iter().map(|(p, s)| (p.to_string(), *s)).collect(),
+            refuse: 0,
+            usage: false,
+            stuck: Vec::new(),
+            off_reads: 1,
+            off_left: BTreeMap::new(),
+            off_time: None,
+            calls: Vec::new(),
+        }
+    }
 }
 
 impl PowerSwitch for CycleStrip {
     fn status(&mut self, p: &str) -> Result<Power, FenceError> {
         self.calls.push(format!("status {p}"));
+        if let Some(n) = self.off_left.get_mut(p) {
+            if *n == 0 {
+                self.off_left.remove(p);
+                self.state.insert(p.to_string(), On);
+            } else {
+                *n -= 1;
+            }
+        }
         Ok(self.state[p])
     }
     fn set(&mut self, p: &str, v: Power) -> Result<(), FenceError> {
@@ -584,7 +613,14 @@ impl PowerSwitch for CycleStrip {
             self.refuse -= 1;
             return Err(FenceError::Device("busy".into()));
         }
+        if !self.stuck.iter().any(|s| s == p) {
+            self.state.insert(p.to_string(), Off);
+            self.off_left.insert(p.to_string(), self.off_reads);
+        }
         Ok(())
+    }
+    fn cycle_off_time(&self) -> Option<Duration> {
+        self.off_time
     }
 }
 
@@ -592,36 +628,66 @@ fn cycle_cfg(plugs: &[&str], retry_on: u32) -> LoopCfg {
     LoopCfg {
         method: Method::Cycle,
         retry_on,
+        power_wait: Duration::ZERO,
         ..cfg(plugs)
     }
 }
 
 #[test]
-fn method_cycle_is_one_accepted_order_per_plug() {
-    let mut sw = CycleStrip {
-        state: [("1".to_string(), On), ("2".to_string(), Off)].into(),
-        refuse: 0,
-        usage: false,
-        calls: Vec::new(),
-    };
+fn method_cycle_is_one_order_per_plug_then_watched_until_off() {
+    let mut sw = CycleStrip::with(&[("1", On), ("2", Off)]);
     let clock = FakeClock::default();
     let d = execute(Action::Reboot, &mut sw, &cycle_cfg(&["1", "2"], 1), &clock).expect("cycle");
     assert_eq!(d, Done::ok("Success: Rebooted"));
-    // Status first, one cycle for the plug that is on, a plain on for the one already off,
-    // power_wait after each, and no polling: nothing can confirm a cycle.
+    // Status first, one cycle for the plug that is on, a plain on for the one already off
+    // (seen off: nothing to cycle), orders back to back, then plug 1 watched until seen OFF.
     assert_eq!(
         sw.calls,
-        ["status 1", "status 2", "status 1", "cycle 1", "status 2", "set 2 ON"]
+        ["status 1", "status 2", "status 1", "cycle 1", "status 2", "set 2 ON", "status 1"]
     );
-    assert_eq!(*clock.sleeps.borrow(), [Duration::from_secs(2); 2]);
+    assert!(clock.sleeps.borrow().is_empty());
+
+    // An outlet that goes off only after a while is polled every stonith_status_sleep;
+    // it comes back on by itself, which is not waited for.
+    let mut sw = CycleStrip::with(&[("1", On)]);
+    sw.off_reads = 5;
+    let mut sw_lag = LaggingCycle { inner: sw, lag: 3 };
+    let clock = FakeClock::default();
+    execute(Action::Reboot, &mut sw_lag, &cycle_cfg(&["1"], 1), &clock).expect("cycle");
+    assert_eq!(*clock.sleeps.borrow(), [Duration::from_secs(1); 3]);
+    assert_eq!(sw_lag.inner.state["1"], Off, "not waited back on");
+
+    // Dual supplies: both orders first, then both watched.
+    let mut sw = CycleStrip::with(&[("1", On), ("2", On)]);
+    execute(
+        Action::Reboot,
+        &mut sw,
+        &cycle_cfg(&["1", "2"], 1),
+        &FakeClock::default(),
+    )
+    .expect("cycle");
+    assert_eq!(
+        sw.calls,
+        [
+            "status 1", "status 2", "status 1", "cycle 1", "status 2", "cycle 2", "status 1",
+            "status 2"
+        ]
+    );
+
+    // power_wait is spent watching, and success does not come before it has passed.
+    let mut sw = CycleStrip::with(&[("1", On)]);
+    let clock = FakeClock::default();
+    let c = LoopCfg {
+        power_wait: Duration::from_secs(2),
+        ..cycle_cfg(&["1"], 1)
+    };
+    execute(Action::Reboot, &mut sw, &c, &clock).expect("cycle");
+    assert_eq!(*clock.sleeps.borrow(), [Duration::from_secs(2)]);
+    assert_eq!(sw.calls.iter().filter(|c| *c == "status 1").count(), 3);
 
     // Refused orders are retried 1 + retry_on times, as fencing.py does.
-    let mut sw = CycleStrip {
-        state: [("1".to_string(), On)].into(),
-        refuse: 2,
-        usage: false,
-        calls: Vec::new(),
-    };
+    let mut sw = CycleStrip::with(&[("1", On)]);
+    sw.refuse = 2;
     let d = execute(
         Action::Reboot,
         &mut sw,
@@ -630,12 +696,8 @@ fn method_cycle_is_one_accepted_order_per_plug() {
     );
     assert!(d.is_ok(), "{d:?}");
     assert_eq!(sw.calls.iter().filter(|c| *c == "cycle 1").count(), 3);
-    let mut sw = CycleStrip {
-        state: [("1".to_string(), On)].into(),
-        refuse: 5,
-        usage: false,
-        calls: Vec::new(),
-    };
+    let mut sw = CycleStrip::with(&[("1", On)]);
+    sw.refuse = 5;
     let e = execute(
         Action::Reboot,
         &mut sw,
@@ -649,12 +711,8 @@ fn method_cycle_is_one_accepted_order_per_plug() {
         "{e}"
     );
     // Usage errors are not retried.
-    let mut sw = CycleStrip {
-        state: [("1".to_string(), On)].into(),
-        refuse: 0,
-        usage: true,
-        calls: Vec::new(),
-    };
+    let mut sw = CycleStrip::with(&[("1", On)]);
+    sw.usage = true;
     let e = execute(
         Action::Reboot,
         &mut sw,
@@ -675,4 +733,97 @@ fn method_cycle_is_one_accepted_order_per_plug() {
         matches!(&e, Err(FenceError::Usage(m)) if m.contains("use method=onoff")),
         "{e:?}"
     );
+}
+
+/// Reads ON for the first `lag` status reads after the cycle order.
+struct LaggingCycle {
+    inner: CycleStrip,
+    lag: u32,
+}
+
+impl PowerSwitch for LaggingCycle {
+    fn status(&mut self, p: &str) -> Result<Power, FenceError> {
+        let cycled = self.inner.calls.iter().any(|c| c.starts_with("cycle"));
+        let s = self.inner.status(p)?;
+        if cycled && self.lag > 0 {
+            self.lag -= 1;
+            return Ok(On);
+        }
+        Ok(s)
+    }
+    fn set(&mut self, p: &str, v: Power) -> Result<(), FenceError> {
+        self.inner.set(p, v)
+    }
+    fn list(&mut self) -> Result<Vec<Outlet>, FenceError> {
+        self.inner.list()
+    }
+    fn cycle(&mut self, p: &str) -> Result<(), FenceError> {
+        self.inner.cycle(p)
+    }
+}
+
+#[test]
+fn method_cycle_fails_when_the_outlet_is_never_seen_off() {
+    // A stuck outlet: the strip takes the order and the power stays on.
+    let mut sw = CycleStrip::with(&[("1", On), ("2", On)]);
+    sw.stuck = vec!["2".into()];
+    let clock = FakeClock::default();
+    let e =
+        execute(Action::Reboot, &mut sw, &cycle_cfg(&["1", "2"], 1), &clock).expect_err("stuck");
+    assert!(
+        matches!(&e, FenceError::CycleNotSeen { plugs, .. } if plugs == &["2"]),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "outlet 2 was never seen OFF after the power-cycle order; the strip may not have cut \
+         the power (watched for 20.0s, power_timeout)"
+    );
+    // Polled every stonith_status_sleep until power_timeout, the stuck plug only.
+    assert_eq!(*clock.sleeps.borrow(), [Duration::from_secs(1); 20]);
+    assert_eq!(sw.calls.iter().filter(|c| *c == "status 2").count(), 2 + 21);
+    assert_eq!(sw.calls.iter().filter(|c| *c == "status 1").count(), 3);
+    // Not retried: the order was accepted, and a second one would not be seen either.
+    assert_eq!(
+        sw.calls.iter().filter(|c| c.starts_with("cycle")).count(),
+        2
+    );
+    // power_timeout need not be a multiple of the poll interval.
+    let mut sw = CycleStrip::with(&[("1", On)]);
+    sw.stuck = vec!["1".into()];
+    let e = execute(
+        Action::Reboot,
+        &mut sw,
+        &LoopCfg {
+            power_timeout: Some(Duration::from_millis(2500)),
+            ..cycle_cfg(&["1"], 1)
+        },
+        &FakeClock::default(),
+    )
+    .expect_err("stuck");
+    assert!(e.to_string().contains("outlet 1 was never seen OFF"), "{e}");
+}
+
+#[test]
+fn method_cycle_polls_faster_than_the_off_window() {
+    let s = Duration::from_secs(1);
+    let ms = Duration::from_millis;
+    assert_eq!(cycle_poll_interval(s, None), s);
+    assert_eq!(cycle_poll_interval(s, Some(Duration::from_secs(5))), s);
+    assert_eq!(cycle_poll_interval(s, Some(ms(1500))), ms(500));
+    assert_eq!(cycle_poll_interval(s, Some(ms(900))), ms(300));
+    // Floor 0.2 s, and a shorter stonith_status_sleep is respected.
+    assert_eq!(cycle_poll_interval(s, Some(ms(300))), ms(200));
+    assert_eq!(cycle_poll_interval(ms(100), Some(ms(300))), ms(100));
+    // The loop uses it.
+    let mut sw = CycleStrip::with(&[("1", On)]);
+    sw.stuck = vec!["1".into()];
+    sw.off_time = Some(ms(900));
+    let clock = FakeClock::default();
+    let c = LoopCfg {
+        power_timeout: Some(Duration::from_secs(3)),
+        ..cycle_cfg(&["1"], 1)
+    };
+    execute(Action::Reboot, &mut sw, &c, &clock).expect_err("stuck");
+    assert_eq!(*clock.sleeps.borrow(), [ms(300); 10]);
 }

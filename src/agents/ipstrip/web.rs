@@ -649,6 +649,15 @@ impl PowerSwitch for WebStrip {
         }
     }
 
+    /// Tasmota's Delay and Shelly's toggle_after carry the off time; NETIO's
+    /// short off lasts the output's own Delay, set in the strip.
+    fn cycle_off_time(&self) -> Option<Duration> {
+        match self.kind {
+            Kind::Tasmota | Kind::Shelly => Some(self.cycle_time),
+            Kind::Espurna | Kind::Netio => None,
+        }
+    }
+
     fn list(&mut self) -> Result<Vec<Outlet>, FenceError> {
         match self.kind {
             Kind::Espurna => {
