@@ -113,12 +113,13 @@ def reference(lab, n1, n2):
               f"{','.join(map(str, sorted(rcs))):>5} {execs if execs is not None else '?':>6}")
 
 
-def writeboost(n1):
+def writeboost(n1, cache_dev):
     """storha's writeboost-cache against its floors, inside node1 (the
     script's own environment: WB_RUNS, WB_ROUNDS, WB_DIRTY_MIB)."""
     env = " ".join(f"{k}={os.environ[w]}" for k, w in
                    (("RUNS", "WB_RUNS"), ("ROUNDS", "WB_ROUNDS"), ("DIRTY_MIB", "WB_DIRTY_MIB"))
                    if w in os.environ)
+    env += f" NVME={cache_dev}"
     print("\nbench: writeboost-cache on node1 (its HDD and NVMe are overwritten)", flush=True)
     # The device must be free: nothing of the tests or the cluster on it.
     n1.run("dmsetup remove wbt-top; dmsetup remove wbt; dmsetup remove wbc; true", check=False)
@@ -143,7 +144,7 @@ def main():
     if WRITEBOOST:
         if not REFERENCE:
             lab.reset_cluster()
-        ok = writeboost(n1)
+        ok = writeboost(n1, lab.cache_dev)
     return 0 if ok else 1
 
 

@@ -42,9 +42,19 @@ PREFIX = 24
 # Free addresses of the segment, for floating IPs in tests.
 FREE_IPS = [f"{SUBNET}.{n}" for n in range(100, 110)]
 
-VM_MEMORY = os.environ.get("LAB_MEMORY", "768")
+VM_MEMORY = os.environ.get("LAB_MEMORY", "1024")
 HDD_SIZE = 256 << 20    # the "HDD": DRBD's backing disk, or writeboost's origin
 NVME_SIZE = 128 << 20   # the "NVMe": writeboost's cache
+
+# The bus of the "NVMe" (the cache disk): virtio by default. qemu 7.2's NVMe
+# emulation under TCG was seen to stop completing I/O during bursts of writes
+# (a cache format, a replay): commands stay outstanding until the guest's
+# nvme_core.io_timeout, a controller reset completes them and the queue stalls
+# again. LAB_CACHE_BUS=nvme brings the emulated NVMe back, e.g. to try a newer
+# qemu. The guest sees the cache disk under CACHE_DEVS[bus] on every node.
+CACHE_BUSES = ("virtio", "nvme")
+CACHE_SERIAL = "storha-cache"
+CACHE_DEVS = {"virtio": f"/dev/disk/by-id/virtio-{CACHE_SERIAL}", "nvme": "/dev/nvme0n1"}
 
 # Generous deadlines: emulation is 5-10x slower than hardware, and the host
 # may be busy compiling.
@@ -79,6 +89,15 @@ def vm_ip(name):
     if name == "client":
         return f"{SUBNET}.20"
     return f"{SUBNET}.{10 + int(name[4:])}"
+
+
+def session_cache_dev():
+    """The cache disk's path in the nodes of the lab a test session uses: the
+    running lab's, or that of the lab the session would boot."""
+    lab = Lab()
+    if lab.state and lab.running():
+        return lab.cache_dev
+    return CACHE_DEVS.get(os.environ.get("LAB_CACHE_BUS", "virtio"), CACHE_DEVS["virtio"])
 
 
 def vm_index(name):
@@ -203,6 +222,12 @@ class VM:
                    f"nvme_core.io_timeout=600 "
                    f"lab.hostname={self.name} lab.ip={self.ip}/{PREFIX}")
         d = self.dir
+        if self.lab.cache_bus == "nvme":
+            cache = ["-drive", f"file={d}/nvme.raw,if=none,id=nvme0,format=raw,cache=unsafe",
+                     "-device", f"nvme,serial=storha-nvme{i},drive=nvme0"]
+        else:
+            cache = ["-drive", f"file={d}/nvme.raw,if=none,id=cache0,format=raw,cache=unsafe",
+                     "-device", f"virtio-blk-pci,drive=cache0,serial={CACHE_SERIAL},addr=0x6"]
         # Disk caching: cache=unsafe skips host fsyncs (speed); a QMP quit
         # still hands every write the guest made to the host's files, so a
         # power cut loses what a real power cut would, no more.
@@ -217,10 +242,13 @@ class VM:
             "-kernel", os.path.join(img, "vmlinuz"),
             "-initrd", os.path.join(img, "initrd.img"),
             "-append", cmdline,
-            "-drive", f"file={d}/root.qcow2,if=virtio,format=qcow2,cache=unsafe",
-            "-drive", f"file={d}/hdd.raw,if=virtio,format=raw,cache=unsafe",
-            "-drive", f"file={d}/nvme.raw,if=none,id=nvme0,format=raw,cache=unsafe",
-            "-device", f"nvme,serial=storha-nvme{i},drive=nvme0",
+            # Fixed PCI slots keep the guest's names: root vda, "HDD" vdb,
+            # then the cache disk (vdc on virtio).
+            "-drive", f"file={d}/root.qcow2,if=none,id=root0,format=qcow2,cache=unsafe",
+            "-device", "virtio-blk-pci,drive=root0,addr=0x4",
+            "-drive", f"file={d}/hdd.raw,if=none,id=hdd0,format=raw,cache=unsafe",
+            "-device", "virtio-blk-pci,drive=hdd0,addr=0x5",
+            *cache,
             "-netdev", f"tap,id=n0,ifname=tap{i},script=no,downscript=no",
             "-device", f"virtio-net-pci,netdev=n0,mac=52:54:00:77:00:{i:02x},romfile=",
             "-object", "rng-random,id=rng0,filename=/dev/urandom",
@@ -435,6 +463,17 @@ class Lab:
                 self.state = json.load(f)
         self.image = self.state.get("image", "")
 
+    @property
+    def cache_bus(self):
+        """The cache disk's bus in this lab (recorded when it was booted;
+        labs from before the choice existed had the NVMe)."""
+        return self.state.get("cache_bus", "nvme")
+
+    @property
+    def cache_dev(self):
+        """The path of the cache disk ("NVMe") inside every node."""
+        return CACHE_DEVS[self.cache_bus]
+
     # ---- topology
 
     @property
@@ -534,8 +573,11 @@ class Lab:
         # A fresh run directory: overlays and disks of an earlier lab go away.
         if os.path.isdir(self.run_dir):
             shutil.rmtree(self.run_dir)
+        bus = os.environ.get("LAB_CACHE_BUS", "virtio")
+        if bus not in CACHE_BUSES:
+            raise LabError(f"LAB_CACHE_BUS={bus}: must be one of {' '.join(CACHE_BUSES)}")
         self.state = {"nodes": nodes, "client": bool(client), "image": image,
-                      "started": time.strftime("%F %T")}
+                      "cache_bus": bus, "started": time.strftime("%F %T")}
         self.image = image
         self.save()
         self.netns_up()
@@ -840,6 +882,7 @@ class Lab:
         lines = [f"lab in {self.run_dir} (image {self.image})",
                  f"topology: {len(self.node_names)} nodes"
                  + (" + client" if self.state.get("client") else "")
+                 + f", cache disk on {self.cache_bus} ({self.cache_dev})"
                  + f", started {self.state.get('started')}"]
         if "timings" in self.state:
             lines.append(f"timings: {self.state['timings']}")

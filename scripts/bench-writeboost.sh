@@ -12,7 +12,7 @@
 #    (dmsetup suspend, resume, message drop_caches, remove), ROUNDS times each, alternating, each
 #    on a freshly formatted cache. The target is an overhead under 5% of the drain.
 #
-# Runs inside a lab VM with dm-writeboost (the "HDD" /dev/vdb, the "NVMe" /dev/nvme0n1; their
+# Runs inside a lab VM with dm-writeboost (the "HDD" /dev/vdb, the "NVMe" $NVME; their
 # contents are destroyed). Run on the host, it runs itself on node1 of the running lab
 # (make lab-up) and writes the table to target/bench/writeboost.txt as well.
 #
@@ -23,7 +23,11 @@ RUNS=${RUNS:-100}
 ROUNDS=${ROUNDS:-3}
 DIRTY_MIB=${DIRTY_MIB:-32}
 HDD=${HDD:-/dev/vdb}
-NVME=${NVME:-/dev/nvme0n1}
+if [ -z "${NVME:-}" ]; then
+	# The lab's cache disk: virtio with a serial, or its emulated NVMe.
+	NVME=/dev/disk/by-id/virtio-storha-cache
+	[ -b "$NVME" ] || NVME=/dev/nvme0n1
+fi
 AGENT=/usr/lib/ocf/resource.d/storha/writeboost-cache
 NAME=wbbench
 

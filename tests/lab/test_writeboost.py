@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A dm-writeboost device over a node's "HDD" with its "NVMe" as the cache."""
 
+import storhalab
+
 HDD = "/dev/vdb"
-NVME = "/dev/nvme0n1"
+NVME = storhalab.session_cache_dev()  # the "NVMe": the cache disk
 
 
 def test_writeboost_device(node1):

@@ -13,9 +13,11 @@ import shlex
 
 import pytest
 
+import storhalab
+
 AGENT = "/usr/lib/ocf/resource.d/storha/writeboost-cache"
 HDD = "/dev/vdb"
-NVME = "/dev/nvme0n1"
+NVME = storhalab.session_cache_dev()  # the "NVMe": the cache disk
 NAME = "wbt"
 DATA_MIB = 16
 RC_OK, RC_GENERIC, RC_ARGS, RC_CONFIGURED, RC_NOT_RUNNING = 0, 1, 2, 6, 7
