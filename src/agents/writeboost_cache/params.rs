@@ -68,9 +68,7 @@ pub static PARAMS: &[ParamSpec] = &[
     .long(
         "Seconds between updates of the superblock record (how far writeback got). A shorter \
          interval makes the log replay at start shorter; 0 (the kernel's default) never updates \
-         it, so every start replays the whole log. Left at 0 by default: in the lab, reads \
-         through a replayed device hung with 60 while the record updater waited on the cache \
-         device. Changed live by reload.",
+         it, so every start replays the whole log. Changed live by reload.",
     ),
     ParamSpec::new(
         "sync_data_interval",
