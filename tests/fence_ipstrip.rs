@@ -612,21 +612,14 @@ fn reboot_method_cycle_is_one_order_the_strip_carries_out() {
             continue;
         }
 
-        // Dual supplies: one order per plug.
-        emu.forget();
-        emu.agent(
-            "shelly",
-            "reboot",
-            "node4,node5",
-            "method=cycle\ncycle_time=1\n",
-        )
-        .expect(0, "Success: Rebooted");
-        let c: Vec<u32> = emu.cycles().iter().map(|(o, _)| *o).collect();
-        assert_eq!(c, vec![4, 5]);
-        let h = emu.wait_history(4, 8.0);
-        for o in [4, 5] {
-            let mine: Vec<bool> = h.iter().filter(|e| e.0 == o).map(|e| e.1).collect();
-            assert_eq!(mine, vec![false, true], "outlet {o}: {h:?}");
+        // Dual supplies are not cycled (the off windows of two orders need not overlap):
+        // both outlets off and confirmed OFF together, then on, as with method=onoff.
+        for (family, plugs) in [
+            ("shelly", "node4,node5"),
+            ("tasmota", "4,5"),
+            ("apc", "4,5"),
+        ] {
+            dual_supplies_cycle_is_a_verified_onoff(&emu, family, plugs);
         }
 
         // A refused order is a failure, retried retry_on times, never a success.
@@ -707,6 +700,37 @@ fn reboot_method_cycle_is_one_order_the_strip_carries_out() {
         assert!(emu.is_on(1));
         emu.assert_no_secret_in_log();
     }
+}
+
+/// method=cycle on a host with two plugs (outlets 4 and 5): no cycle order is sent; the
+/// history shows both outlets OFF before either comes back ON, and the reboot succeeds.
+fn dual_supplies_cycle_is_a_verified_onoff(emu: &Emulator, family: &str, plugs: &str) {
+    emu.forget();
+    let r = emu.agent(
+        family,
+        "reboot",
+        plugs,
+        "method=cycle\ncycle_time=1\ncontrol_cycle=3\nstonith_status_sleep=0.2\n",
+    );
+    r.expect(0, "Success: Rebooted");
+    assert!(
+        r.stderr.contains(
+            "method=cycle with 2 plugs: power-cycle windows cannot be made to overlap; \
+             rebooting with a verified off then on"
+        ),
+        "{family}: {r:#?}"
+    );
+    assert!(emu.cycles().is_empty(), "{family}: {:?}", emu.cycles());
+    let h = emu.history();
+    assert_eq!(h.len(), 4, "{family}: {h:?}");
+    let first_on = h.iter().position(|e| e.1).expect("on");
+    for o in [4, 5] {
+        let mine: Vec<bool> = h.iter().filter(|e| e.0 == o).map(|e| e.1).collect();
+        assert_eq!(mine, vec![false, true], "{family} outlet {o}: {h:?}");
+        let off = h.iter().position(|e| *e == (o, false)).expect("off");
+        assert!(off < first_on, "{family}: both OFF before either ON: {h:?}");
+    }
+    assert!(emu.is_on(4) && emu.is_on(5), "{family}");
 }
 
 fn quick_stuck() -> &'static str {

@@ -16,9 +16,10 @@
 //! it is off), and a failed power-on is reported but does not fail it.
 //! With `method=cycle` a reboot is instead one power-cycle order that the
 //! device carries out by itself. Unlike fencing.py, the order being accepted
-//! is not enough: the outlet is watched until it has been seen OFF (every
-//! plug of the host), or the reboot fails. No fault of the strip may ever
-//! end in a success.
+//! is not enough: the outlet is watched until it has been seen OFF, or the
+//! reboot fails. A host with several plugs is not cycled (the off windows of
+//! separate orders need not overlap): its reboot is the confirmed off, then
+//! on. No fault of the strip may ever end in a success.
 
 pub mod metadata;
 pub mod options;
@@ -478,8 +479,17 @@ pub fn execute(
                 Err(not_confirmed(cfg, target))
             }
         }
-        Action::Reboot if cfg.method == Method::Cycle => reboot_cycle(sw, cfg, clock),
+        Action::Reboot if cfg.method == Method::Cycle && cfg.plugs.len() == 1 => {
+            reboot_cycle(sw, cfg, clock)
+        }
         Action::Reboot => {
+            if cfg.method == Method::Cycle {
+                // Each outlet's cycle order starts its own off window; nothing
+                // makes the windows of a host's supplies overlap, and if they
+                // do not the host never loses power. Only a confirmed off of
+                // every plug together is a fence.
+                log::warn!("{}", cycle_fallback_notice(cfg.plugs.len()));
+            }
             if now != Combined::AllOff && !set_and_confirm(sw, cfg, clock, Power::Off, 1)? {
                 return Err(not_confirmed(cfg, Power::Off));
             }
@@ -497,6 +507,14 @@ pub fn execute(
     }
 }
 
+/// Why `method=cycle` is not used for a host with several plugs.
+fn cycle_fallback_notice(plugs: usize) -> String {
+    format!(
+        "method=cycle with {plugs} plugs: power-cycle windows cannot be made to overlap; \
+         rebooting with a verified off then on"
+    )
+}
+
 /// The poll interval while watching a power cycle: `stonith_status_sleep`,
 /// but shorter than the off window when the order carries it, so that the
 /// outlet is seen off at least about three times (never under 0.2 s).
@@ -507,9 +525,11 @@ pub fn cycle_poll_interval(status_sleep: Duration, off_time: Option<Duration>) -
     }
 }
 
-/// `method=cycle`: one cycle order per plug (as fencing.py's
-/// `multi_reboot_cycle_fn`, tried `1 + retry_on` times), sent back to back
-/// so that the off windows of a host's supplies overlap; then every plug is
+/// `method=cycle`, for a host with one plug (with several, `execute` does
+/// a confirmed off then on instead: the off windows of separate cycle
+/// orders need not overlap, and a host whose supplies are never all off at
+/// once was not fenced). One cycle order (as fencing.py's
+/// `multi_reboot_cycle_fn`, tried `1 + retry_on` times); then the plug is
 /// polled until it has been seen OFF, or `power_timeout` fails the reboot.
 /// The strip switches the outlet on again by itself; that is not waited
 /// for (the node is fenced once it is off). A plug already off only gets

@@ -635,16 +635,19 @@ fn cycle_cfg(plugs: &[&str], retry_on: u32) -> LoopCfg {
 
 #[test]
 fn method_cycle_is_one_order_per_plug_then_watched_until_off() {
-    let mut sw = CycleStrip::with(&[("1", On), ("2", Off)]);
+    let mut sw = CycleStrip::with(&[("1", On)]);
     let clock = FakeClock::default();
-    let d = execute(Action::Reboot, &mut sw, &cycle_cfg(&["1", "2"], 1), &clock).expect("cycle");
+    let d = execute(Action::Reboot, &mut sw, &cycle_cfg(&["1"], 1), &clock).expect("cycle");
     assert_eq!(d, Done::ok("Success: Rebooted"));
-    // Status first, one cycle for the plug that is on, a plain on for the one already off
-    // (seen off: nothing to cycle), orders back to back, then plug 1 watched until seen OFF.
-    assert_eq!(
-        sw.calls,
-        ["status 1", "status 2", "status 1", "cycle 1", "status 2", "set 2 ON", "status 1"]
-    );
+    // Status first, one cycle order, then the plug watched until seen OFF.
+    assert_eq!(sw.calls, ["status 1", "status 1", "cycle 1", "status 1"]);
+    assert!(clock.sleeps.borrow().is_empty());
+    // A plug already off only gets an on (seen off: nothing to cycle).
+    let mut sw = CycleStrip::with(&[("2", Off)]);
+    let clock = FakeClock::default();
+    let d = execute(Action::Reboot, &mut sw, &cycle_cfg(&["2"], 1), &clock).expect("cycle");
+    assert_eq!(d, Done::ok("Success: Rebooted"));
+    assert_eq!(sw.calls, ["status 2", "status 2", "set 2 ON"]);
     assert!(clock.sleeps.borrow().is_empty());
 
     // An outlet that goes off only after a while is polled every stonith_status_sleep;
@@ -657,22 +660,7 @@ fn method_cycle_is_one_order_per_plug_then_watched_until_off() {
     assert_eq!(*clock.sleeps.borrow(), [Duration::from_secs(1); 3]);
     assert_eq!(sw_lag.inner.state["1"], Off, "not waited back on");
 
-    // Dual supplies: both orders first, then both watched.
-    let mut sw = CycleStrip::with(&[("1", On), ("2", On)]);
-    execute(
-        Action::Reboot,
-        &mut sw,
-        &cycle_cfg(&["1", "2"], 1),
-        &FakeClock::default(),
-    )
-    .expect("cycle");
-    assert_eq!(
-        sw.calls,
-        [
-            "status 1", "status 2", "status 1", "cycle 1", "status 2", "cycle 2", "status 1",
-            "status 2"
-        ]
-    );
+    // Dual supplies are not cycled: see method_cycle_with_several_plugs_is_a_verified_onoff.
 
     // power_wait is spent watching, and success does not come before it has passed.
     let mut sw = CycleStrip::with(&[("1", On)]);
@@ -765,11 +753,10 @@ impl PowerSwitch for LaggingCycle {
 #[test]
 fn method_cycle_fails_when_the_outlet_is_never_seen_off() {
     // A stuck outlet: the strip takes the order and the power stays on.
-    let mut sw = CycleStrip::with(&[("1", On), ("2", On)]);
+    let mut sw = CycleStrip::with(&[("2", On)]);
     sw.stuck = vec!["2".into()];
     let clock = FakeClock::default();
-    let e =
-        execute(Action::Reboot, &mut sw, &cycle_cfg(&["1", "2"], 1), &clock).expect_err("stuck");
+    let e = execute(Action::Reboot, &mut sw, &cycle_cfg(&["2"], 1), &clock).expect_err("stuck");
     assert!(
         matches!(&e, FenceError::CycleNotSeen { plugs, .. } if plugs == &["2"]),
         "{e:?}"
@@ -782,12 +769,26 @@ fn method_cycle_fails_when_the_outlet_is_never_seen_off() {
     // Polled every stonith_status_sleep until power_timeout, the stuck plug only.
     assert_eq!(*clock.sleeps.borrow(), [Duration::from_secs(1); 20]);
     assert_eq!(sw.calls.iter().filter(|c| *c == "status 2").count(), 2 + 21);
-    assert_eq!(sw.calls.iter().filter(|c| *c == "status 1").count(), 3);
     // Not retried: the order was accepted, and a second one would not be seen either.
     assert_eq!(
         sw.calls.iter().filter(|c| c.starts_with("cycle")).count(),
-        2
+        1
     );
+    // Dual supplies with one stuck outlet: no cycle, and the verified off fails.
+    let mut sw = FakeStrip::with(&[("1", On), ("2", On)]);
+    sw.stuck = vec!["2".into()];
+    let e = execute(
+        Action::Reboot,
+        &mut sw,
+        &cycle_cfg(&["1", "2"], 1),
+        &FakeClock::default(),
+    )
+    .expect_err("stuck");
+    assert!(
+        matches!(&e, FenceError::NotConfirmed { state: Off, .. }),
+        "{e:?}"
+    );
+    assert!(!sw.calls.iter().any(|c| c.starts_with("cycle")));
     // power_timeout need not be a multiple of the poll interval.
     let mut sw = CycleStrip::with(&[("1", On)]);
     sw.stuck = vec!["1".into()];
@@ -826,4 +827,83 @@ fn method_cycle_polls_faster_than_the_off_window() {
     };
     execute(Action::Reboot, &mut sw, &c, &clock).expect_err("stuck");
     assert_eq!(*clock.sleeps.borrow(), [ms(300); 10]);
+}
+
+#[test]
+fn method_cycle_with_several_plugs_is_a_verified_onoff() {
+    assert_eq!(
+        cycle_fallback_notice(2),
+        "method=cycle with 2 plugs: power-cycle windows cannot be made to overlap; \
+         rebooting with a verified off then on"
+    );
+    // Dual supplies: no cycle order; both off and confirmed OFF together, then both on.
+    let mut sw = CycleStrip::with(&[("1", On), ("2", On)]);
+    let clock = FakeClock::default();
+    let d = execute(Action::Reboot, &mut sw, &cycle_cfg(&["1", "2"], 1), &clock).expect("reboot");
+    assert_eq!(d, Done::ok("Success: Rebooted"));
+    assert!(
+        !sw.calls.iter().any(|c| c.starts_with("cycle")),
+        "{:?}",
+        sw.calls
+    );
+    assert_eq!(
+        sw.calls,
+        [
+            "status 1",
+            "status 2",
+            "set 1 OFF",
+            "set 2 OFF",
+            "status 1",
+            "status 2",
+            "set 1 ON",
+            "set 2 ON",
+            "status 1",
+            "status 2"
+        ]
+    );
+    assert_eq!(sw.state["1"], On);
+    assert_eq!(sw.state["2"], On);
+    // One plug already off, the other on (what used to be a cycle and a plain on): the
+    // same verified off of both, then on.
+    let mut sw = CycleStrip::with(&[("1", On), ("2", Off)]);
+    execute(
+        Action::Reboot,
+        &mut sw,
+        &cycle_cfg(&["1", "2"], 1),
+        &FakeClock::default(),
+    )
+    .expect("reboot");
+    assert!(
+        !sw.calls.iter().any(|c| c.starts_with("cycle")),
+        "{:?}",
+        sw.calls
+    );
+    let first_on = sw
+        .calls
+        .iter()
+        .position(|c| c.ends_with(" ON"))
+        .expect("on");
+    let last_off = sw
+        .calls
+        .iter()
+        .rposition(|c| c.ends_with(" OFF"))
+        .expect("off");
+    assert!(last_off < first_on, "{:?}", sw.calls);
+    // A plug that lags is waited for: nothing goes on before both are seen OFF.
+    let mut sw = FakeStrip::with(&[("1", On), ("2", On)]);
+    sw.lag = 2;
+    let clock = FakeClock::default();
+    execute(Action::Reboot, &mut sw, &cycle_cfg(&["1", "2"], 1), &clock).expect("reboot");
+    let off = sw.calls.iter().position(|c| c == "set 2 OFF").expect("off");
+    let on = sw.calls.iter().position(|c| c == "set 1 ON").expect("on");
+    // Two reads of both plugs still ON, the third sees both OFF; only then the ons.
+    assert_eq!(on - off - 1, 3 * 2, "{:?}", sw.calls);
+    assert!(sw.calls[off + 1..on]
+        .iter()
+        .all(|c| c.starts_with("status")));
+    assert!(!sw.calls.iter().any(|c| c.starts_with("cycle")));
+    assert!(
+        !clock.sleeps.borrow().is_empty(),
+        "the lag was polled through"
+    );
 }
