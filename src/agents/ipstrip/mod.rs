@@ -171,7 +171,7 @@ static COMMON: &[FenceOpt] = &[
         "method",
         "method",
         OptKind::Select(&["onoff", "cycle"]),
-        "Method to fence (onoff|cycle): onoff switches off, confirms OFF, then switches on; cycle sends one power-cycle order to the strip (APC, Tasmota, Shelly, NETIO, snmp with control_cycle) and verifies it by watching the outlet go off: success only once every plug has been seen OFF within power_timeout (polled every stonith_status_sleep, or every third of cycle_time on Tasmota and Shelly if that is shorter, not under 0.2 s); the strip then switches it on by itself",
+        "Method to fence (onoff|cycle): onoff switches off, confirms OFF, then switches on; cycle sends one power-cycle order to the strip (APC, Tasmota, Shelly, NETIO, snmp with control_cycle) and verifies it by watching the outlet go off: success only once the plug has been seen OFF within power_timeout (polled every stonith_status_sleep, or every third of cycle_time on Tasmota and Shelly if that is shorter, not under 0.2 s); the strip then switches it on by itself. With several plugs for one host (plug=1,2, dual power supplies) cycle is not used, since separate power-cycle windows cannot be made to overlap and the host might never lose power: reboot is then the verified onoff (every plug switched off and confirmed OFF together, then on), with a notice in the log",
     )
     .short('m')
     .metavar("method")
@@ -344,12 +344,14 @@ HTTP API does not report relay names. reboot is by default a confirmed off follo
 (method=onoff). With method=cycle it is one power-cycle order that the strip carries out \
 itself (APC immediateReboot, Tasmota Backlog Power off, Delay, Power on, Shelly Switch.Set \
 with toggle_after, NETIO short off, or control_cycle for generic SNMP). Unlike fence-agents, \
-the order being accepted is not a success: the outlet is polled until it has been seen OFF \
-(every plug of the host), every stonith_status_sleep seconds, or on Tasmota and Shelly \
+the order being accepted is not a success: the outlet is polled until it has been seen OFF, \
+every stonith_status_sleep seconds, or on Tasmota and Shelly \
 every third of cycle_time if that is shorter (not under 0.2 s); an outlet never seen OFF within power_timeout fails the \
 reboot, and the strip switching it on again is not waited for. The reboot time set in APC \
 and NETIO strips should be several times stonith_status_sleep, or the off may be missed. \
-ESPurna has no such order and refuses method=cycle.",
+A host with several plugs is not cycled, since the off windows of separate orders need not \
+overlap: its reboot is the confirmed off of every plug, then on. ESPurna has no such order and \
+refuses method=cycle.",
     vendor_url: "https://github.com/storha",
     symlinks: &[(
         ALIAS,
