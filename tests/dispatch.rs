@@ -2,6 +2,8 @@
 //! The multi-call binary as it is installed: chosen by the link's own name,
 //! and `storha` itself as the admin front door.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -4,6 +4,8 @@
 //! ocf-tester's DTD exactly as ocf-tester checks it and against the OCF 1.1
 //! RELAX NG schema, and printable by an unprivileged user with no parameters.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -145,16 +147,14 @@ fn printed_by_nobody_through_the_agent_name() {
         eprintln!("SKIPPED (needs root to become nobody)");
         return;
     }
-    // A directory nobody can traverse, holding links named like the agents.
+    // A directory nobody can read and traverse, holding links named like the agents.
     let dir = std::env::temp_dir().join(format!("storha-md-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let bin = dir.join("storha");
     std::fs::copy(BIN, &bin).expect("copy binary");
-    for d in [&dir] {
-        let mut perm = std::fs::metadata(d).expect("stat").permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(d, perm).expect("chmod");
-    }
+    let mut perm = std::fs::metadata(&dir).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&dir, perm).expect("chmod");
     for agent in ocf_agents() {
         let link = dir.join(&agent);
         let _ = std::fs::remove_file(&link);
