@@ -467,6 +467,45 @@ impl WebStrip {
         Ok(names)
     }
 
+    /// One Tasmota command; a reply that says Unknown or Error is a refusal.
+    fn tasmota_order(&mut self, what: String) -> Result<(), FenceError> {
+        let r = self.call(self.tasmota_cmd(&what), &what)?;
+        let v = parse_json(&r, &what)?;
+        if tasmota_refused(&v).is_some() {
+            return Err(self.refused(&what, &r));
+        }
+        Ok(())
+    }
+
+    /// Shelly Gen2 `Switch.Set` of switch `n` with the given query
+    /// arguments; a reply without `was_on` is not Shelly's.
+    fn shelly_switch_set(&mut self, n: u32, args: &str) -> Result<(), FenceError> {
+        let what = format!("Switch.Set id={n} {}", args.replace('&', " "));
+        let r = self.call(
+            Request::get(format!("/rpc/Switch.Set?id={n}&{args}")),
+            &what,
+        )?;
+        let v = parse_json(&r, &what)?;
+        if v.get("was_on").is_none() {
+            return Err(self.bad(&what, &r));
+        }
+        Ok(())
+    }
+
+    /// A NETIO JSON API action (0 off, 1 on, 2 short off) on output `n`.
+    fn netio_action(&mut self, n: u32, action: u8, what: &str) -> Result<(), FenceError> {
+        let body = serde_json::json!({"Outputs": [{"ID": n, "Action": action}]});
+        let r = self.call(
+            Request::get("/netio.json").body(
+                "POST",
+                "application/json",
+                body.to_string().into_bytes(),
+            ),
+            what,
+        )?;
+        parse_json(&r, what).map(|_| ())
+    }
+
     /// The outlet a plug means: a number as the family counts them, or a
     /// name the strip reports. Numbers always mean numbers.
     fn outlet(&mut self, plug: &str) -> Result<u32, FenceError> {
@@ -557,40 +596,15 @@ impl PowerSwitch for WebStrip {
             }
             Kind::Tasmota => {
                 let n = self.outlet(plug)?;
-                let what = format!("Power{n} {}", if on { "On" } else { "Off" });
-                let r = self.call(self.tasmota_cmd(&what), &what)?;
-                let v = parse_json(&r, &what)?;
-                if tasmota_refused(&v).is_some() {
-                    return Err(self.refused(&what, &r));
-                }
-                Ok(())
+                self.tasmota_order(format!("Power{n} {}", if on { "On" } else { "Off" }))
             }
             Kind::Shelly => {
                 let n = self.outlet(plug)?;
-                let what = format!("Switch.Set id={n} on={on}");
-                let r = self.call(
-                    Request::get(format!("/rpc/Switch.Set?id={n}&on={on}")),
-                    &what,
-                )?;
-                let v = parse_json(&r, &what)?;
-                if v.get("was_on").is_none() {
-                    return Err(self.bad(&what, &r));
-                }
-                Ok(())
+                self.shelly_switch_set(n, &format!("on={on}"))
             }
             Kind::Netio => {
                 let n = self.outlet(plug)?;
-                let what = format!("output {n} {power}");
-                let body = serde_json::json!({"Outputs": [{"ID": n, "Action": u8::from(on)}]});
-                let r = self.call(
-                    Request::get("/netio.json").body(
-                        "POST",
-                        "application/json",
-                        body.to_string().into_bytes(),
-                    ),
-                    &what,
-                )?;
-                parse_json(&r, &what).map(|_| ())
+                self.netio_action(n, u8::from(on), &format!("output {n} {power}"))
             }
         }
     }
@@ -607,44 +621,18 @@ impl PowerSwitch for WebStrip {
             Kind::Tasmota => {
                 let n = self.outlet(plug)?;
                 let tenths = ((secs * 10.0).round() as u32).clamp(2, 3600);
-                let what = format!("Backlog Power{n} Off; Delay {tenths}; Power{n} On");
-                let r = self.call(self.tasmota_cmd(&what), &what)?;
-                let v = parse_json(&r, &what)?;
-                if tasmota_refused(&v).is_some() {
-                    return Err(self.refused(&what, &r));
-                }
-                Ok(())
+                self.tasmota_order(format!("Backlog Power{n} Off; Delay {tenths}; Power{n} On"))
             }
             // toggle_after: the device flips the output back after that
             // many seconds.
             Kind::Shelly => {
                 let n = self.outlet(plug)?;
-                let t = format!("{:.1}", secs);
-                let what = format!("Switch.Set id={n} on=false toggle_after={t}");
-                let r = self.call(
-                    Request::get(format!("/rpc/Switch.Set?id={n}&on=false&toggle_after={t}")),
-                    &what,
-                )?;
-                let v = parse_json(&r, &what)?;
-                if v.get("was_on").is_none() {
-                    return Err(self.bad(&what, &r));
-                }
-                Ok(())
+                self.shelly_switch_set(n, &format!("on=false&toggle_after={secs:.1}"))
             }
             // Action 2, short OFF: off for the output's Delay, then on.
             Kind::Netio => {
                 let n = self.outlet(plug)?;
-                let what = format!("output {n} short OFF");
-                let body = serde_json::json!({"Outputs": [{"ID": n, "Action": 2}]});
-                let r = self.call(
-                    Request::get("/netio.json").body(
-                        "POST",
-                        "application/json",
-                        body.to_string().into_bytes(),
-                    ),
-                    &what,
-                )?;
-                parse_json(&r, &what).map(|_| ())
+                self.netio_action(n, 2, &format!("output {n} short OFF"))
             }
         }
     }
