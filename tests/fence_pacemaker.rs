@@ -21,10 +21,12 @@
 
 #[path = "emulator/harness.rs"]
 mod harness;
+mod pcmk_host;
 
 use harness::{EmuOpts, Emulator};
+use pcmk_host::{describe, down_if_ours, loud, repo, run};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
@@ -35,31 +37,7 @@ const LOGS: &[&str] = &[
     "/var/log/storha-pcmk/corosync.log",
 ];
 const RSC: &str = "fence-strip";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn pcmk_host() -> String {
-    repo().join("scripts/pcmk-host.sh").display().to_string()
-}
-
-fn run(prog: &str, args: &[&str]) -> Output {
-    Command::new(prog)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{prog}: {e}"))
-}
-
-fn describe(prog: &str, args: &[&str], o: &Output) -> String {
-    format!(
-        "{prog} {}: {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+const WHO: &str = "fence_pacemaker";
 
 fn check(prog: &str, args: &[&str]) -> String {
     let o = run(prog, args);
@@ -81,67 +59,6 @@ fn wait_for(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool) {
     }
 }
 
-fn loud(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{msg}");
-}
-
-/// Held (flock) by whoever uses pcmk-host.sh's cluster for a while (the demo, the tests), so
-/// that they queue behind each other.
-const CLUSTER_LOCK: &str = "/run/storha-pcmk.lock";
-
-/// Exclusive flock on the cluster lock, waiting up to 30 minutes for another user.
-fn lock_cluster() -> fs::File {
-    use std::os::fd::AsRawFd;
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(CLUSTER_LOCK)
-        .unwrap_or_else(|e| panic!("open {CLUSTER_LOCK}: {e}"));
-    let t = Instant::now();
-    let mut said = false;
-    // SAFETY: flock on a file descriptor owned by `f`, which outlives the call; no memory is
-    // passed.
-    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        if !said {
-            loud("fence_pacemaker: the cluster is locked by another user, waiting (up to 30 min)");
-            said = true;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(1800),
-            "{CLUSTER_LOCK} stayed locked for 30 minutes"
-        );
-        thread::sleep(Duration::from_secs(2));
-    }
-    f
-}
-
-/// Waits while another running process owns the cluster (a user that does not take the lock);
-/// a leftover whose owner has exited is adopted by our `up`.
-fn wait_until_not_in_use() {
-    let t = Instant::now();
-    let mut said = false;
-    loop {
-        let o = run(&pcmk_host(), &["in-use"]);
-        if !o.status.success() {
-            return;
-        }
-        if !said {
-            loud(&format!(
-                "fence_pacemaker: waiting (up to 30 min), the cluster is {}",
-                String::from_utf8_lossy(&o.stdout).trim()
-            ));
-            said = true;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(1800),
-            "pcmk-host.sh's cluster stayed in use for 30 minutes"
-        );
-        thread::sleep(Duration::from_secs(2));
-    }
-}
-
 struct Harness {
     previous_link: Option<PathBuf>,
     /// Whether we ran `up`: `down` is only run on a cluster this test started.
@@ -152,47 +69,24 @@ struct Harness {
 
 impl Harness {
     fn install_agent(&mut self) {
-        use std::os::unix::fs::PermissionsExt;
-        fs::create_dir_all(INSTALL_DIR).expect("install dir");
-        fs::set_permissions(INSTALL_DIR, fs::Permissions::from_mode(0o755)).expect("chmod");
-        let copy = Path::new(INSTALL_DIR).join("storha");
-        fs::copy(env!("CARGO_BIN_EXE_storha"), &copy).expect("copy storha");
-        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod storha");
-        self.previous_link = fs::read_link(FENCE_LINK).ok();
-        if Path::new(FENCE_LINK).symlink_metadata().is_ok() {
-            fs::remove_file(FENCE_LINK).expect("remove old link");
-        }
-        std::os::unix::fs::symlink(&copy, FENCE_LINK).expect("link fence_ipstrip");
+        self.previous_link = pcmk_host::install_copy(
+            Path::new(env!("CARGO_BIN_EXE_storha")),
+            INSTALL_DIR,
+            FENCE_LINK,
+        );
     }
 }
 
 impl Drop for Harness {
     fn drop(&mut self) {
         if thread::panicking() {
-            loud("fence_pacemaker: FAILED, cleaning up");
+            loud(&format!("{WHO}: FAILED, cleaning up"));
         }
         if self.started {
-            // pcmk-host.sh records who started the cluster: `in-use` names another process
-            // that started one meanwhile, which is not ours to take down.
-            let in_use = run(&pcmk_host(), &["in-use"]);
-            if in_use.status.success() {
-                loud(&format!(
-                    "fence_pacemaker: not taking down a cluster this test did not start: {}",
-                    String::from_utf8_lossy(&in_use.stdout).trim()
-                ));
-            } else {
-                let _ = run("crm", &["configure", "delete", "--force", RSC]);
-                let o = run(&pcmk_host(), &["down"]);
-                if !o.status.success() {
-                    loud(&describe("pcmk-host.sh", &["down"], &o));
-                }
-            }
+            let _ = run("crm", &["configure", "delete", "--force", RSC]);
+            down_if_ours(WHO);
         }
-        let _ = fs::remove_file(FENCE_LINK);
-        if let Some(prev) = &self.previous_link {
-            let _ = std::os::unix::fs::symlink(prev, FENCE_LINK);
-        }
-        let _ = fs::remove_dir_all(INSTALL_DIR);
+        pcmk_host::restore_link(FENCE_LINK, self.previous_link.as_ref(), INSTALL_DIR);
     }
 }
 
@@ -264,8 +158,8 @@ fn fence_ipstrip_under_pacemaker() {
             return;
         }
     }
-    let lock = lock_cluster();
-    wait_until_not_in_use();
+    let lock = pcmk_host::lock_cluster(WHO);
+    pcmk_host::wait_until_not_in_use(WHO);
     let Some(emu) = Emulator::start(&EmuOpts {
         switch_delay: 0.5,
         ..EmuOpts::default()
@@ -293,7 +187,7 @@ fn fence_ipstrip_under_pacemaker() {
     );
 
     h.started = true;
-    check(&pcmk_host(), &["up"]);
+    check(&pcmk_host::script(), &["up"]);
 
     let pw_file = emu.dir.join("fence-strip.secret");
     fs::write(&pw_file, format!("{}\n", emu.password)).expect("password file");

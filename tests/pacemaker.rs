@@ -18,9 +18,12 @@
 // A test reports failures by panicking.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod pcmk_host;
+
+use pcmk_host::{describe, down_if_ours, loud, repo, run};
+
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
@@ -30,36 +33,10 @@ const CLIENT_NS: &str = "sth-demo-client";
 const OCF_PROVIDER_DIR: &str = "/usr/lib/ocf/resource.d/storha";
 const OCF_LINK: &str = "/usr/lib/ocf/resource.d/storha/floating-ip";
 const PACEMAKER_LOG: &str = "/var/log/storha-pcmk/pacemaker.log";
-/// Held (flock) by whoever uses pcmk-host.sh's cluster for a while: the demo, this test.
-const CLUSTER_LOCK: &str = "/run/storha-pcmk.lock";
 /// Where the binary under test is copied for the duration of the test.
 const INSTALL_DIR: &str = "/run/storha-pacemaker-test";
 const DEFAULT_AGENT: &str = "ocf:storha:floating-ip";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn pcmk_host() -> PathBuf {
-    repo().join("scripts/pcmk-host.sh")
-}
-
-fn run(prog: &str, args: &[&str]) -> Output {
-    Command::new(prog)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"))
-}
-
-fn describe(prog: &str, args: &[&str], out: &Output) -> String {
-    format!(
-        "`{prog} {}` exited with {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+const WHO: &str = "pacemaker test";
 
 /// Runs a command that must succeed; returns its stdout.
 fn check(prog: &str, args: &[&str]) -> String {
@@ -396,89 +373,16 @@ struct Harness {
     _lock: fs::File,
 }
 
-/// Message that must be seen even when the test passes (the harness hides eprintln! output).
-fn loud(msg: &str) {
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{msg}\n").as_bytes());
-}
-
-/// Exclusive flock on the cluster lock of scripts/pcmk-host.sh, waiting up to 30 minutes for
-/// the demo or another test to finish with the cluster.
-fn lock_cluster() -> fs::File {
-    use std::os::fd::AsRawFd;
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(CLUSTER_LOCK)
-        .unwrap_or_else(|e| panic!("open {CLUSTER_LOCK}: {e}"));
-    let t0 = Instant::now();
-    let mut said = false;
-    // SAFETY: flock on a file descriptor this function owns; no memory is involved.
-    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        if !said {
-            loud("pacemaker test: the cluster is locked by another user, waiting (up to 30 min)");
-            said = true;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(1800),
-            "{CLUSTER_LOCK} stayed locked for 30 minutes"
-        );
-        thread::sleep(Duration::from_secs(2));
-    }
-    f
-}
-
-/// Waits while another running process owns pcmk-host.sh's cluster (a user that does not take
-/// the lock, e.g. a person's shell); a leftover whose owner has exited is fair game.
-fn wait_until_not_in_use(script: &str) {
-    let t0 = Instant::now();
-    let mut said = false;
-    loop {
-        let out = run(script, &["in-use"]);
-        if !out.status.success() {
-            return;
-        }
-        if !said {
-            loud(&format!(
-                "pacemaker test: waiting (up to 30 min), the cluster is {}",
-                String::from_utf8_lossy(&out.stdout).trim()
-            ));
-            said = true;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(1800),
-            "pcmk-host.sh's cluster stayed in use for 30 minutes: {}",
-            String::from_utf8_lossy(&out.stdout).trim()
-        );
-        thread::sleep(Duration::from_secs(2));
-    }
-}
-
 impl Harness {
     fn install_agent(&mut self, bin: &Path) {
-        // Like `make install`, with a copy of the binary under test in a directory of its own:
-        // a possibly older /usr/bin/storha is neither used nor overwritten, and the copy is
-        // reachable by every user (Pacemaker's controller reads meta-data as hacluster, and a
-        // build directory may sit below a private home directory).
-        use std::os::unix::fs::PermissionsExt;
-        fs::create_dir_all(INSTALL_DIR).expect("create the test's install directory");
-        fs::set_permissions(INSTALL_DIR, fs::Permissions::from_mode(0o755))
-            .expect("chmod the test's install directory");
-        let copy = Path::new(INSTALL_DIR).join("storha");
-        fs::copy(bin, &copy).expect("copy the storha binary");
-        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod storha");
+        // A possibly older /usr/bin/storha is neither used nor overwritten.
         if !Path::new(OCF_PROVIDER_DIR).is_dir() {
             fs::create_dir_all(OCF_PROVIDER_DIR).expect("create the storha OCF provider directory");
             self.created_provider_dir = true;
         }
-        self.previous_link = fs::read_link(OCF_LINK).ok();
-        if Path::new(OCF_LINK).symlink_metadata().is_ok() {
-            fs::remove_file(OCF_LINK).expect("remove the old floating-ip link");
-        }
-        std::os::unix::fs::symlink(&copy, OCF_LINK).expect("link floating-ip to the storha binary");
+        self.previous_link = pcmk_host::install_copy(bin, INSTALL_DIR, OCF_LINK);
         eprintln!(
-            "pacemaker test: {OCF_LINK} -> {} (copy of {})",
-            copy.display(),
+            "pacemaker test: {OCF_LINK} -> {INSTALL_DIR}/storha (copy of {})",
             bin.display()
         );
     }
@@ -487,37 +391,20 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         if thread::panicking() {
-            loud("pacemaker test: FAILED, cleaning up");
+            loud(&format!("{WHO}: FAILED, cleaning up"));
         }
         // Best effort: the cluster goes away with `down` anyway (which stops the resource
         // first), but deleting it explicitly exercises a normal user's path.
         for v in [&VIP4, &VIP6] {
             let _ = run("crm", &["configure", "delete", "--force", v.rsc]);
         }
-        let script = pcmk_host();
-        let script = script.to_str().unwrap_or_default();
-        // Only our own cluster, a half-started one included: pcmk-host.sh records who started
-        // it, and `in-use` names another process that started one meanwhile.
-        let in_use = run(script, &["in-use"]);
-        if in_use.status.success() {
-            loud(&format!(
-                "pacemaker test: not taking down a cluster this test did not start: {}",
-                String::from_utf8_lossy(&in_use.stdout).trim()
-            ));
-        } else {
-            let out = run(script, &["down"]);
-            if !out.status.success() {
-                loud(&describe("pcmk-host.sh", &["down"], &out));
-            }
-        }
-        let _ = fs::remove_file(OCF_LINK);
-        if let Some(prev) = &self.previous_link {
-            let _ = std::os::unix::fs::symlink(prev, OCF_LINK);
-        } else if self.created_provider_dir {
+        down_if_ours(WHO);
+        let previous = self.previous_link.take();
+        pcmk_host::restore_link(OCF_LINK, previous.as_ref(), INSTALL_DIR);
+        if previous.is_none() && self.created_provider_dir {
             let _ = fs::remove_dir(OCF_PROVIDER_DIR);
         }
         let _ = fs::remove_file(&self.crm_file);
-        let _ = fs::remove_dir_all(INSTALL_DIR);
     }
 }
 
@@ -537,12 +424,12 @@ fn floating_ip_under_pacemaker() {
         return;
     }
     let agent = env::var("STORHA_PCMK_TEST_AGENT").unwrap_or_else(|_| DEFAULT_AGENT.to_string());
-    let script = pcmk_host();
-    let script = script.to_str().expect("utf-8 path");
+    let script = pcmk_host::script();
+    let script = script.as_str();
 
     // The machine has one cluster: queue behind other users of it (see scripts/pcmk-host.sh).
-    let lock = lock_cluster();
-    wait_until_not_in_use(script);
+    let lock = pcmk_host::lock_cluster(WHO);
+    pcmk_host::wait_until_not_in_use(WHO);
     // A clean slate: a cluster left by the demo (KEEP=1) or an interrupted run carries state.
     check(script, &["down"]);
     let mut h = Harness {
