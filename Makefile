@@ -62,7 +62,8 @@ bench: bench-host bench-lab
 bench-host: build
 	STORHA_BIN=$(CURDIR)/$(RELEASE_BIN) scripts/bench-floating-ip.sh
 
-# Baselines of the reference agents inside the lab VMs. The benchmark boots
+# Inside the lab VMs: the reference agents' monitors (the baselines), then
+# writeboost-cache against dmsetup status and the bare drain. The benchmark boots
 # its own lab and takes it down afterwards; it never touches a running lab,
 # which belongs to whoever started it (run `make lab-bench` there yourself).
 bench-lab:
