@@ -24,6 +24,7 @@ use dm::{DevId, WbStatus, WbTable};
 use host::{BlockDev, DirtyProbe, DmDevice, Host, System};
 use params::{Config, Flush, Format, DYNAMIC};
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct WriteboostCache;
@@ -32,6 +33,8 @@ pub struct WriteboostCache;
 const REMOVE_RESERVE: Duration = Duration::from_secs(2);
 /// How often the dirty count is logged while `drop_caches` runs.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+/// How often it is read meanwhile, to end the drain in time (`cut_now`).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// A node attribute is refreshed at least this often even when unchanged,
 /// so a restarted attribute manager gets the value back.
 const ATTR_REFRESH: Duration = Duration::from_secs(300);
@@ -234,8 +237,10 @@ fn status_of(host: &dyn Host, name: &str) -> Result<Live, OcfError> {
 /// `writeboost_message`). With it clear, the writeback daemon sleeps 1 s
 /// before looking again (daemon.c `do_writeback_proc`), so a drain cut
 /// into 5 s slices lost up to a fifth of its time. The wait is
-/// interruptible: the runner killing `dmsetup` at the limit is harmless.
-/// The count is logged from another thread meanwhile.
+/// interruptible: killing `dmsetup` at the limit is harmless. The count
+/// is read from another thread meanwhile, logged, and ends the call early
+/// once the time left only covers the writeback batch in flight, which the
+/// removal must wait for (`cut_now`).
 fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u64, OcfError> {
     let started = Instant::now();
     let mut first = None;
@@ -267,47 +272,111 @@ fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u6
         );
         let cmd = dmsetup(["message", name, "0", "drop_caches"]).timeout(left);
         let probe = host.dirty_probe(name);
-        match watched(name, first, started, probe, PROGRESS_EVERY, || {
-            ctx.runner.run(&cmd)
-        }) {
+        let cut = AtomicBool::new(false);
+        let deadline = ctx.deadline;
+        let left_now = move || deadline.remaining().saturating_sub(reserve);
+        let watch = Watch {
+            name,
+            first,
+            started,
+            probe_every: PROBE_EVERY,
+            log_every: PROGRESS_EVERY,
+            left: &left_now,
+            cut: &cut,
+        };
+        let out = watched(&watch, probe, || match host.drop_caches(name, left, &cut) {
+            Some(r) => r,
+            None => ctx.runner.run(&cmd).map(|_| ()),
+        });
+        match out {
             // Done, or new writes came in meanwhile: the status decides.
-            Ok(_) => {}
+            Ok(()) => {}
+            // Out of time, or ended early to leave the removal its time.
             Err(CmdError::Timeout { .. }) => spent = true,
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// Runs `work` on this thread while another one logs the dirty count every
-/// `every` (a kernel wait shows no progress of its own), with the rate
-/// since `started`, when the drain began with `first` dirty blocks.
-fn watched<T>(
-    name: &str,
+/// Whether to end the drain now, with `left` of the budget (less the
+/// removal's reserve) still to go. Removing the device waits for the
+/// writeback batch in flight: the target's destructor stops the writeback
+/// daemon, which first finishes its batch (up to 32 segments, 4064 block
+/// writes and a flush of the backing device; 6 s over the lab's slow disk,
+/// where the 2 s reserve alone let the stop overrun its timeout). So what
+/// is left must still cover one batch: the longest seen between two drops
+/// of the dirty count, or the time since the last drop, as long as the
+/// batch in flight has already run.
+fn cut_now(left: Duration, longest: Duration, since_drop: Duration) -> bool {
+    left <= longest.max(since_drop) + PROBE_EVERY
+}
+
+/// What the watcher of a drain needs.
+struct Watch<'a> {
+    name: &'a str,
+    /// Dirty blocks when the drain began, at `started`.
     first: u64,
     started: Instant,
-    probe: Option<DirtyProbe>,
-    every: Duration,
-    work: impl FnOnce() -> T,
-) -> T {
+    probe_every: Duration,
+    log_every: Duration,
+    /// The drain's time left (deadline less the removal's reserve).
+    left: &'a (dyn Fn() -> Duration + Sync),
+    /// Set when the drain must end now (`cut_now`).
+    cut: &'a AtomicBool,
+}
+
+/// Runs `work` on this thread while another one reads the dirty count
+/// every `probe_every`, logs it every `log_every` (a kernel wait shows no
+/// progress of its own) with the rate since the drain began, and sets
+/// `cut` once the time left only covers the writeback batch in flight.
+fn watched<T>(w: &Watch, probe: Option<DirtyProbe>, work: impl FnOnce() -> T) -> T {
     let Some(probe) = probe else {
         return work();
     };
     let (done, wait) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
         s.spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(every) {
+            let name = w.name;
+            let first = w.first;
+            let mut last = first;
+            let mut last_drop = Instant::now();
+            let mut longest = Duration::ZERO;
+            let mut logged = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                wait.recv_timeout(w.probe_every)
+            {
                 let Some(dirty) = probe() else { continue };
-                let secs = started.elapsed().as_secs_f64();
-                let rate = first.saturating_sub(dirty) as f64 / secs.max(0.001);
-                let eta = if rate > 0.0 {
-                    format!(", about {:.0}s to go", dirty as f64 / rate)
-                } else {
-                    String::new()
-                };
-                log::info!(
-                    "{name}: {dirty} of {first} dirty blocks left after {secs:.0}s \
-                     ({rate:.0} blocks/s{eta})"
-                );
+                let now = Instant::now();
+                if dirty < last {
+                    longest = longest.max(now - last_drop);
+                    last_drop = now;
+                }
+                last = dirty;
+                let since = now - last_drop;
+                if !w.cut.load(Ordering::SeqCst) && cut_now((w.left)(), longest, since) {
+                    log::info!(
+                        "{name}: ending the drain with {dirty} dirty blocks left: removing the \
+                         device waits for the writeback batch in flight (batches took up to \
+                         {:.0}s, this one has run {:.0}s)",
+                        longest.as_secs_f64(),
+                        since.as_secs_f64()
+                    );
+                    w.cut.store(true, Ordering::SeqCst);
+                }
+                if now - logged >= w.log_every {
+                    logged = now;
+                    let secs = w.started.elapsed().as_secs_f64();
+                    let rate = first.saturating_sub(dirty) as f64 / secs.max(0.001);
+                    let eta = if rate > 0.0 {
+                        format!(", about {:.0}s to go", dirty as f64 / rate)
+                    } else {
+                        String::new()
+                    };
+                    log::info!(
+                        "{name}: {dirty} of {first} dirty blocks left after {secs:.0}s \
+                         ({rate:.0} blocks/s{eta})"
+                    );
+                }
             }
         });
         let out = work();

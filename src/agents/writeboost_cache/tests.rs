@@ -9,7 +9,8 @@ use super::sim::{Sim, CACHE_BLOCKS, HDD, NVME};
 use super::*;
 use crate::cmd::{FakeRunner, Runner};
 use crate::ocf::{Deadline, OcfEnv, StateDir};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 const TABLE: &str = "0 2097152 writeboost 254:16 259:0 14 writeback_threshold 70 \
     nr_max_batched_writeback 32 update_sb_record_interval 0 sync_data_interval 0 \
@@ -275,35 +276,89 @@ fn full_flush_out_of_time_leaves_the_rest_on_the_cache_and_never_zeroes() {
 
 #[test]
 fn progress_is_read_on_another_thread_while_the_call_waits() {
-    use std::sync::Arc;
     let reads = Arc::new(AtomicUsize::new(0));
     let r = reads.clone();
     let probe: DirtyProbe = Box::new(move || {
         let n = r.fetch_add(1, Ordering::SeqCst) as u64 + 1;
         Some(1000u64.saturating_sub(n * 100))
     });
-    let out = watched(
-        "wb0",
-        1000,
-        Instant::now(),
-        Some(probe),
-        Duration::from_millis(5),
-        || {
-            std::thread::sleep(Duration::from_millis(100));
-            "done"
-        },
-    );
+    let cut = AtomicBool::new(false);
+    let plenty = || Duration::from_secs(3600);
+    let watch = Watch {
+        name: "wb0",
+        first: 1000,
+        started: Instant::now(),
+        probe_every: Duration::from_millis(5),
+        log_every: Duration::from_millis(5),
+        left: &plenty,
+        cut: &cut,
+    };
+    let out = watched(&watch, Some(probe), || {
+        std::thread::sleep(Duration::from_millis(100));
+        "done"
+    });
     assert_eq!(out, "done");
     let n = reads.load(Ordering::SeqCst);
     assert!(n >= 2, "probed {n} times");
+    assert!(!cut.load(Ordering::SeqCst), "plenty of time: never cut");
     // The watcher has ended with the call: nothing reads afterwards.
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(reads.load(Ordering::SeqCst), n);
     // Without a probe the work just runs.
-    assert_eq!(
-        watched("wb0", 1, Instant::now(), None, Duration::ZERO, || 7),
-        7
-    );
+    assert_eq!(watched(&watch, None, || 7), 7);
+}
+
+#[test]
+fn the_drain_ends_while_the_time_left_still_covers_a_writeback_batch() {
+    let s = Duration::from_secs;
+    // Plenty left: go on.
+    assert!(!cut_now(s(60), s(10), s(3)));
+    // Batches took 10 s: ending at 11 s left (10 + a probe) leaves the
+    // removal time to wait for the one in flight.
+    assert!(cut_now(s(11), s(10), s(3)));
+    assert!(!cut_now(s(12), s(10), s(3)));
+    // No batch finished yet: the one in flight has run 8 s at least, so
+    // the drain ends at about half the budget (the lab's 20 s stop).
+    assert!(cut_now(s(9), Duration::ZERO, s(8)));
+    assert!(!cut_now(s(10), Duration::ZERO, s(8)));
+    // A fast disk: batches of milliseconds keep the drain to the end.
+    assert!(!cut_now(
+        Duration::from_millis(1500),
+        Duration::from_millis(20),
+        Duration::ZERO
+    ));
+
+    // The watcher sets `cut` from what it reads: a count that drops every
+    // 20 ms, and a budget that shrinks below one such step plus a probe.
+    let step = Arc::new(AtomicUsize::new(0));
+    let st = step.clone();
+    let probe: DirtyProbe = Box::new(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        Some(1000 - 10 * st.fetch_add(1, Ordering::SeqCst) as u64)
+    });
+    let cut = AtomicBool::new(false);
+    let began = Instant::now();
+    // PROBE_EVERY (1 s) is part of the margin: 1.2 s of budget is cut at
+    // once, with a step of 20 ms.
+    let left = move || Duration::from_millis(1200).saturating_sub(began.elapsed());
+    let watch = Watch {
+        name: "wb0",
+        first: 1000,
+        started: Instant::now(),
+        probe_every: Duration::from_millis(1),
+        log_every: Duration::from_secs(60),
+        left: &left,
+        cut: &cut,
+    };
+    let waited = watched(&watch, Some(probe), || {
+        let t = Instant::now();
+        while !cut.load(Ordering::SeqCst) && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        t.elapsed()
+    });
+    assert!(cut.load(Ordering::SeqCst));
+    assert!(waited < Duration::from_secs(1), "cut after {waited:?}");
 }
 
 #[test]
