@@ -9,7 +9,9 @@ agent as a clone in the cluster.
 """
 
 import json
+import re
 import shlex
+import time
 
 import pytest
 
@@ -62,11 +64,11 @@ def checksum(vm, dev, mib=DATA_MIB, timeout=300):
     return r.out.split()[0]
 
 
-def write_data(vm, dev=f"/dev/mapper/{NAME}"):
+def write_data(vm, dev=f"/dev/mapper/{NAME}", mib=DATA_MIB):
     """Random data through the device, flushed (fsync) so that it is
     acknowledged as durable: with writeback held back it lives on the cache."""
-    vm.run(f"dd if=/dev/urandom of={dev} bs=1M count={DATA_MIB} conv=fsync status=none")
-    return checksum(vm, dev)
+    vm.run(f"dd if=/dev/urandom of={dev} bs=1M count={mib} conv=fsync status=none")
+    return checksum(vm, dev, mib)
 
 
 def status_fields(vm):
@@ -176,6 +178,105 @@ def test_full_flush_reaches_zero_dirty_before_zeroing_the_superblock(vm):
     assert NAME not in vm.run("dmsetup ls").out
     assert checksum(vm, HDD) == want, "every dirty block reached the backing device"
     assert head(vm, NVME) == "00" * 16, "superblock zeroed after the clean flush"
+
+
+# A slow backing disk: dm-delay holds every write (and flush) to the HDD
+# for SLOW_WRITE_MS. dm-writeboost writes back in batches of up to 32
+# segments (16 MiB) whose writes run in parallel and end with a flush, so a
+# batch takes about 2 x SLOW_WRITE_MS (measured: ~10.5 s a batch, 32 MiB in
+# ~32 s): a drain of minutes on a real disk, in seconds of lab time.
+SLOW = "/dev/mapper/wbslow"
+SLOW_WRITE_MS = 5000
+
+
+@pytest.fixture
+def slow(vm):
+    vm.run("modprobe dm-delay")
+    vm.run("dmsetup remove wbslow", check=False)
+    vm.run(f'dmsetup create wbslow --table "0 $(blockdev --getsz {HDD}) delay'
+           f' {HDD} 0 0 {HDD} 0 {SLOW_WRITE_MS}"')
+    try:
+        yield SLOW
+    finally:
+        # The cache device first: it holds wbslow. Removing it may wait for
+        # a writeback batch in flight (a few delayed writes).
+        vm.run(f"dmsetup remove {NAME}", check=False, timeout=120)
+        vm.run("dmsetup remove --retry wbslow", check=False, timeout=120)
+
+
+def drain_lines(r):
+    return re.findall(r"\d+ of \d+ dirty blocks left after \d+s[^\n]*", r.err)
+
+
+def bare_drain_s(vm, mib):
+    """The same drain without the agent: a cache made by hand over the slow
+    disk, mib MiB written, then one `dmsetup message drop_caches` timed in
+    the VM."""
+    vm.run(f"dd if=/dev/zero of={NVME} bs=1M count=1 oflag=direct status=none")
+    vm.run(f'dmsetup create {NAME} --table "0 $(blockdev --getsz {SLOW}) writeboost'
+           f' {SLOW} {NVME} 2 writeback_threshold 0"')
+    write_data(vm, mib=mib)
+    vm.run(f"dmsetup suspend {NAME}; dmsetup resume {NAME}")
+    assert dirty(vm) > 0
+    out = vm.run(f"t0=$(date +%s.%N); dmsetup message {NAME} 0 drop_caches;"
+                 f" t1=$(date +%s.%N); echo \"$t1 - $t0\" | bc", timeout=600).out
+    assert dirty(vm) == 0
+    vm.run(f"dmsetup remove {NAME}", timeout=120)
+    return float(out.strip())
+
+
+def test_long_full_drain_logs_progress_and_zeroes_a_clean_cache(vm, slow):
+    mib = 32
+    p = dict(backing_dev=slow, writeback_threshold=0, format="if-unformatted")
+    assert agent(vm, "start", **p).rc == RC_OK
+    want = write_data(vm, mib=mib)
+    n = dirty(vm)
+    assert n > 0
+    t0 = time.monotonic()
+    r = agent(vm, "stop", timeout_s=240, flush_on_stop="full", zero_superblock_on_stop="true",
+              extra_env={"HA_debug": 1}, **p)
+    took = time.monotonic() - t0
+    assert r.rc == RC_OK, str(r)
+    assert drain_lines(r), f"no progress line in a {took:.0f}s drain: {r}"
+    m = re.search(r"all (\d+) dirty blocks written back in ([\d.]+)s", r.err)
+    assert m and int(m.group(1)) >= n, str(r)
+    assert NAME not in vm.run("dmsetup ls").out
+    assert checksum(vm, HDD, mib) == want, "every dirty block reached the backing device"
+    assert head(vm, NVME) == "00" * 16, "superblock zeroed after the clean flush"
+    bare = bare_drain_s(vm, mib)
+    print(f"\n{mib} MiB ({n} blocks) over {SLOW_WRITE_MS} ms writes: agent drain"
+          f" {float(m.group(2)):.1f}s (stop {took:.1f}s), bare drop_caches {bare:.1f}s")
+    for line in drain_lines(r):
+        print("  " + line)
+
+
+def test_drain_out_of_time_keeps_superblock_and_data(vm, slow):
+    mib, timeout_s = 64, 20
+    p = dict(backing_dev=slow, writeback_threshold=0, format="if-unformatted")
+    assert agent(vm, "start", **p).rc == RC_OK
+    want = write_data(vm, mib=mib)
+    n = dirty(vm)
+    t0 = time.monotonic()
+    r = agent(vm, "stop", timeout_s=timeout_s, flush_on_stop="full",
+              zero_superblock_on_stop="true", extra_env={"HA_debug": 1}, **p)
+    took = time.monotonic() - t0
+    print(f"\nstop of {n} dirty blocks with a {timeout_s}s timeout: {took:.1f}s")
+    for line in r.err.splitlines():
+        if NAME in line:
+            print("  " + line)
+    # A bound on hanging (ssh adds well under a second), not a speed test:
+    # past the timeout Pacemaker would have killed the stop and fenced.
+    assert took < timeout_s + 3, f"stop took {took:.1f}s of {timeout_s}s: {r}"
+    assert r.rc == RC_OK, str(r)
+    m = re.search(r"(\d+) of (\d+) dirty blocks still on the cache when the time ran out", r.err)
+    assert m and int(m.group(1)) > 0, str(r)
+    assert "not zeroing the superblock" in r.err, str(r)
+    assert NAME not in vm.run("dmsetup ls").out
+    assert head(vm, NVME).startswith("74734257"), "superblock kept: blocks still dirty"
+    r = agent(vm, "start", backing_dev=slow, writeback_threshold=0)
+    assert r.rc == RC_OK, str(r)
+    assert dirty(vm) > 0
+    assert checksum(vm, f"/dev/mapper/{NAME}", mib) == want
 
 
 def test_hostile_and_broken_parameters_touch_no_device(vm):
