@@ -13,6 +13,8 @@ pub use fake::FakeRunner;
 pub use system::SystemRunner;
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A command to run: program, arguments, optional stdin, time limit.
@@ -24,7 +26,37 @@ pub struct Cmd {
     /// Upper bound for this command; the runner also caps it with the
     /// operation's deadline.
     pub timeout: Option<Duration>,
+    /// Ends the command early when another thread raises it.
+    pub cancel: Option<Cancel>,
 }
+
+/// A flag another thread raises to end a running command early (the
+/// runner kills it and reports `CmdError::Cancelled`). Clones share the
+/// flag; two are equal when they are the same flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Cancel::default()
+    }
+
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl PartialEq for Cancel {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Cancel {}
 
 impl Cmd {
     pub fn new(program: impl Into<String>) -> Self {
@@ -33,6 +65,7 @@ impl Cmd {
             args: Vec::new(),
             stdin: None,
             timeout: None,
+            cancel: None,
         }
     }
 
@@ -57,6 +90,11 @@ impl Cmd {
 
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = Some(t);
+        self
+    }
+
+    pub fn cancel(mut self, c: &Cancel) -> Self {
+        self.cancel = Some(c.clone());
         self
     }
 
@@ -96,6 +134,8 @@ pub enum CmdError {
     Spawn { cmd: String, reason: String },
     #[error("{cmd}: timed out after {secs:.1}s")]
     Timeout { cmd: String, secs: f64 },
+    #[error("{cmd}: ended early after {secs:.1}s")]
+    Cancelled { cmd: String, secs: f64 },
     #[error("{cmd}: exit {status}{}", stderr_suffix(.stderr))]
     Failed {
         cmd: String,

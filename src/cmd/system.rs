@@ -89,6 +89,14 @@ impl Runner for SystemRunner {
                         secs: started.elapsed().as_secs_f64(),
                     });
                 }
+                Ok(None) if cmd.cancel.as_ref().is_some_and(|c| c.is_raised()) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(CmdError::Cancelled {
+                        cmd: shown,
+                        secs: started.elapsed().as_secs_f64(),
+                    });
+                }
                 Ok(None) => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
@@ -188,6 +196,24 @@ mod tests {
         );
         assert!(matches!(err, Err(CmdError::Timeout { .. })), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn raised_cancel_flag_kills_the_command() {
+        let cancel = super::super::Cancel::new();
+        let raiser = {
+            let c = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                c.raise();
+            })
+        };
+        let err = runner(30).output(&Cmd::new("sleep").arg("20").cancel(&cancel));
+        raiser.join().expect("raiser");
+        assert!(matches!(err, Err(CmdError::Cancelled { .. })), "{err:?}");
+        // A flag that is never raised changes nothing.
+        let out = runner(10).run(&Cmd::new("true").cancel(&super::super::Cancel::new()));
+        assert!(out.is_ok(), "{out:?}");
     }
 
     #[test]

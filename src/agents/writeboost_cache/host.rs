@@ -5,15 +5,12 @@
 //! A trait, so the action logic runs against a simulated host in tests.
 
 use super::dm::{self, DevId, DmReply, QueryError};
-use crate::cmd::CmdError;
 use crate::ocf::OcfError;
 use crate::{args_err, generic};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 /// A block device the parameters name, resolved once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,18 +56,6 @@ pub trait Host {
     /// while this one waits for a command; `None` where there is none.
     fn dirty_probe(&self, name: &str) -> Option<DirtyProbe> {
         let _ = name;
-        None
-    }
-    /// `dmsetup message name 0 drop_caches`, ended (like a timeout) at
-    /// `limit` or as soon as another thread sets `cut`; `None` where the
-    /// host cannot end it early, and the runner runs it instead.
-    fn drop_caches(
-        &self,
-        name: &str,
-        limit: Duration,
-        cut: &AtomicBool,
-    ) -> Option<Result<(), CmdError>> {
-        let _ = (name, limit, cut);
         None
     }
 }
@@ -277,80 +262,6 @@ impl Host for System {
             },
             _ => None,
         }))
-    }
-
-    fn drop_caches(
-        &self,
-        name: &str,
-        limit: Duration,
-        cut: &AtomicBool,
-    ) -> Option<Result<(), CmdError>> {
-        Some(drop_caches_until(name, limit, cut))
-    }
-}
-
-/// The kernel's wait in drop_caches is interruptible: killing `dmsetup`
-/// ends it at once, and the dirty blocks left stay on the cache.
-fn drop_caches_until(name: &str, limit: Duration, cut: &AtomicBool) -> Result<(), CmdError> {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let shown = format!("dmsetup message {name} 0 drop_caches");
-    log::debug!("running: {shown} (limit {:.1}s)", limit.as_secs_f64());
-    let started = Instant::now();
-    let mut child = Command::new("dmsetup")
-        .args(["message", name, "0", "drop_caches"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .env("LC_ALL", "C")
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => CmdError::NotFound {
-                cmd: "dmsetup".into(),
-            },
-            _ => CmdError::Spawn {
-                cmd: shown.clone(),
-                reason: e.to_string(),
-            },
-        })?;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= limit || cut.load(Ordering::SeqCst) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(CmdError::Timeout {
-                    cmd: shown,
-                    secs: started.elapsed().as_secs_f64(),
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(CmdError::Spawn {
-                    cmd: shown,
-                    reason: e.to_string(),
-                });
-            }
-        }
-    };
-    // A few lines at most: read once the command has ended.
-    let mut stderr = String::new();
-    if let Some(mut p) = child.stderr.take() {
-        let _ = p.read_to_string(&mut stderr);
-    }
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(status) => Err(CmdError::Failed {
-            cmd: shown,
-            status,
-            stderr,
-        }),
-        None => Err(CmdError::Signaled {
-            cmd: shown,
-            signal: std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0),
-        }),
     }
 }
 

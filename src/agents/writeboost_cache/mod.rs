@@ -17,14 +17,13 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
-use crate::cmd::{Cmd, CmdError};
+use crate::cmd::{Cancel, Cmd, CmdError};
 use crate::ocf::{env, Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
 use crate::{args_err, generic};
 use dm::{DevId, WbStatus, WbTable};
 use host::{BlockDev, DirtyProbe, DmDevice, Host, System};
 use params::{Config, Flush, Format, DYNAMIC};
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct WriteboostCache;
@@ -270,9 +269,11 @@ fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u6
             "{name}: writing back {dirty} dirty blocks (drop_caches, at most {:.0}s)",
             left.as_secs_f64()
         );
-        let cmd = dmsetup(["message", name, "0", "drop_caches"]).timeout(left);
+        let cut = Cancel::new();
+        let cmd = dmsetup(["message", name, "0", "drop_caches"])
+            .timeout(left)
+            .cancel(&cut);
         let probe = host.dirty_probe(name);
-        let cut = AtomicBool::new(false);
         let deadline = ctx.deadline;
         let left_now = move || deadline.remaining().saturating_sub(reserve);
         let watch = Watch {
@@ -284,15 +285,14 @@ fn drain(ctx: &Ctx, host: &dyn Host, name: &str, reserve: Duration) -> Result<u6
             left: &left_now,
             cut: &cut,
         };
-        let out = watched(&watch, probe, || match host.drop_caches(name, left, &cut) {
-            Some(r) => r,
-            None => ctx.runner.run(&cmd).map(|_| ()),
-        });
+        // The kernel's wait in drop_caches is interruptible: ending dmsetup
+        // ends it at once, and the dirty blocks left stay on the cache.
+        let out = watched(&watch, probe, || ctx.runner.run(&cmd).map(|_| ()));
         match out {
             // Done, or new writes came in meanwhile: the status decides.
             Ok(()) => {}
             // Out of time, or ended early to leave the removal its time.
-            Err(CmdError::Timeout { .. }) => spent = true,
+            Err(CmdError::Timeout { .. } | CmdError::Cancelled { .. }) => spent = true,
             Err(e) => return Err(e.into()),
         }
     }
@@ -322,7 +322,7 @@ struct Watch<'a> {
     /// The drain's time left (deadline less the removal's reserve).
     left: &'a (dyn Fn() -> Duration + Sync),
     /// Set when the drain must end now (`cut_now`).
-    cut: &'a AtomicBool,
+    cut: &'a Cancel,
 }
 
 /// Runs `work` on this thread while another one reads the dirty count
@@ -353,7 +353,7 @@ fn watched<T>(w: &Watch, probe: Option<DirtyProbe>, work: impl FnOnce() -> T) ->
                 }
                 last = dirty;
                 let since = now - last_drop;
-                if !w.cut.load(Ordering::SeqCst) && cut_now((w.left)(), longest, since) {
+                if !w.cut.is_raised() && cut_now((w.left)(), longest, since) {
                     log::info!(
                         "{name}: ending the drain with {dirty} dirty blocks left: removing the \
                          device waits for the writeback batch in flight (batches took up to \
@@ -361,7 +361,7 @@ fn watched<T>(w: &Watch, probe: Option<DirtyProbe>, work: impl FnOnce() -> T) ->
                         longest.as_secs_f64(),
                         since.as_secs_f64()
                     );
-                    w.cut.store(true, Ordering::SeqCst);
+                    w.cut.raise();
                 }
                 if now - logged >= w.log_every {
                     logged = now;

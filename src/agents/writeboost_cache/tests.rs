@@ -9,7 +9,7 @@ use super::sim::{Sim, CACHE_BLOCKS, HDD, NVME};
 use super::*;
 use crate::cmd::{FakeRunner, Runner};
 use crate::ocf::{Deadline, OcfEnv, StateDir};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const TABLE: &str = "0 2097152 writeboost 254:16 259:0 14 writeback_threshold 70 \
@@ -282,7 +282,7 @@ fn progress_is_read_on_another_thread_while_the_call_waits() {
         let n = r.fetch_add(1, Ordering::SeqCst) as u64 + 1;
         Some(1000u64.saturating_sub(n * 100))
     });
-    let cut = AtomicBool::new(false);
+    let cut = crate::cmd::Cancel::new();
     let plenty = || Duration::from_secs(3600);
     let watch = Watch {
         name: "wb0",
@@ -300,7 +300,7 @@ fn progress_is_read_on_another_thread_while_the_call_waits() {
     assert_eq!(out, "done");
     let n = reads.load(Ordering::SeqCst);
     assert!(n >= 2, "probed {n} times");
-    assert!(!cut.load(Ordering::SeqCst), "plenty of time: never cut");
+    assert!(!cut.is_raised(), "plenty of time: never cut");
     // The watcher has ended with the call: nothing reads afterwards.
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(reads.load(Ordering::SeqCst), n);
@@ -336,7 +336,7 @@ fn the_drain_ends_while_the_time_left_still_covers_a_writeback_batch() {
         std::thread::sleep(Duration::from_millis(20));
         Some(1000 - 10 * st.fetch_add(1, Ordering::SeqCst) as u64)
     });
-    let cut = AtomicBool::new(false);
+    let cut = crate::cmd::Cancel::new();
     let began = Instant::now();
     // PROBE_EVERY (1 s) is part of the margin: 1.2 s of budget is cut at
     // once, with a step of 20 ms.
@@ -352,12 +352,12 @@ fn the_drain_ends_while_the_time_left_still_covers_a_writeback_batch() {
     };
     let waited = watched(&watch, Some(probe), || {
         let t = Instant::now();
-        while !cut.load(Ordering::SeqCst) && t.elapsed() < Duration::from_secs(5) {
+        while !cut.is_raised() && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(5));
         }
         t.elapsed()
     });
-    assert!(cut.load(Ordering::SeqCst));
+    assert!(cut.is_raised());
     assert!(waited < Duration::from_secs(1), "cut after {waited:?}");
 }
 
