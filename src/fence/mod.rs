@@ -37,6 +37,12 @@ use std::time::{Duration, Instant};
 /// `verbose`: device modules log every exchange (never a credential).
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
+/// Text from a device or a user, fit for a message: control characters
+/// dropped (a hostile reply cannot forge log lines), at most `max` characters.
+pub fn printable(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
 pub fn verbose() -> bool {
     VERBOSE.load(Ordering::Relaxed)
 }
@@ -751,11 +757,7 @@ pub fn run_agent(agent: &FenceAgent, input: Input, clock: &dyn Clock) -> (Done, 
     VERBOSE.store(opts.flag("verbose"), Ordering::Relaxed);
     let action_word = opts.get("action").unwrap_or("reboot").to_string();
     let Some(action) = Action::parse(&action_word) else {
-        let shown: String = action_word
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(40)
-            .collect();
+        let shown = printable(&action_word, 40);
         return fail(format!(
             "unrecognised action '{shown}' (expected one of {})",
             Action::NAMES.join(", ")

@@ -283,7 +283,7 @@ impl Options {
                 // The key may itself be a mistyped secret, but it is what
                 // the user needs to see to fix the configuration; only the
                 // value is left out.
-                let shown: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
+                let shown = super::printable(key, 64);
                 opts.warnings
                     .push(format!("parse error: unknown option '{shown}'"));
             }

@@ -5,7 +5,7 @@
 //! as the devices write them.
 
 use super::http::{base64_encode, encode, Request, Response, Target};
-use crate::fence::{FenceError, Outlet, Power, PowerSwitch};
+use crate::fence::{printable, FenceError, Outlet, Power, PowerSwitch};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -146,7 +146,7 @@ pub fn outlet_named(names: &[(u32, String)], name: &str, device: &str) -> Result
         .filter(|(_, n)| n.trim() == name)
         .map(|(i, _)| *i)
         .collect();
-    let shown = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(40).collect() };
+    let shown = |s: &str| printable(s, 40);
     match hits.as_slice() {
         [n] => Ok(*n),
         [] => {
@@ -373,12 +373,7 @@ impl WebStrip {
                 r.status
             ))),
             s => {
-                let detail: String = r
-                    .text()
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(120)
-                    .collect();
+                let detail = printable(&r.text(), 120);
                 Err(FenceError::Device(format!(
                     "{} answered HTTP {s} to {what}{}{}",
                     self.target.name(),
@@ -390,22 +385,12 @@ impl WebStrip {
     }
 
     fn refused(&self, what: &str, r: &Response) -> FenceError {
-        let body: String = r
-            .text()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(80)
-            .collect();
+        let body = printable(&r.text(), 80);
         FenceError::Device(format!("{} refused {what}: '{body}'", self.target.name()))
     }
 
     fn bad(&self, what: &str, r: &Response) -> FenceError {
-        let body: String = r
-            .text()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(80)
-            .collect();
+        let body = printable(&r.text(), 80);
         FenceError::Protocol(format!(
             "malformed reply from {} to {what}: '{body}'",
             self.target.name()
@@ -521,10 +506,7 @@ impl WebStrip {
             return Err(FenceError::Usage(format!(
                 "plug '{}' is not a relay number (from 0): ESPurna's HTTP API does not report \
                  relay names, so outlets can only be given by number",
-                p.chars()
-                    .filter(|c| !c.is_control())
-                    .take(40)
-                    .collect::<String>()
+                printable(p, 40)
             )));
         }
         let names = self.names()?;
