@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod agents;
 pub mod cmd;
+pub mod deadline;
 pub mod fence;
 pub mod net;
 pub mod ocf;

@@ -2,7 +2,7 @@
 //! The real runner: `std::process`, no shell, bounded by the deadline.
 
 use super::{Cmd, CmdError, Output, Runner};
-use crate::ocf::Deadline;
+use crate::deadline::Deadline;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};

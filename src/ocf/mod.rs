@@ -22,9 +22,11 @@ pub use metadata::{ActionSpec, AgentMeta};
 pub use params::{Kind, ParamSpec, Params};
 pub use status::{Health, OcfStatus};
 
+/// The deadline lives below both the framework and the command runner.
+pub use crate::deadline::Deadline;
+
 use crate::cmd::{Runner, SystemRunner};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 /// The actions storha knows, spelled only here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,36 +85,6 @@ impl Action {
             Self::Usage => "usage",
             Self::Methods => "methods",
         }
-    }
-}
-
-/// When the current operation must be finished. Pacemaker SIGKILLs the agent
-/// at its timeout; we keep a margin so that we can fail with a reason first.
-#[derive(Debug, Clone, Copy)]
-pub struct Deadline {
-    end: Instant,
-}
-
-impl Deadline {
-    pub fn after(d: Duration) -> Self {
-        Deadline {
-            end: Instant::now() + d,
-        }
-    }
-
-    /// The operation's timeout less a margin: 10% of it, at least 0.5 s and
-    /// at most 5 s.
-    pub fn for_operation(timeout: Duration) -> Self {
-        let margin = (timeout / 10).clamp(Duration::from_millis(500), Duration::from_secs(5));
-        Self::after(timeout.saturating_sub(margin))
-    }
-
-    pub fn remaining(&self) -> Duration {
-        self.end.saturating_duration_since(Instant::now())
-    }
-
-    pub fn expired(&self) -> bool {
-        self.remaining().is_zero()
     }
 }
 
@@ -396,6 +368,7 @@ pub fn run_with<A: Agent>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use crate::cmd::{Cmd, FakeRunner};
     use std::cell::Cell;
 
@@ -578,17 +551,6 @@ mod tests {
     #[should_panic(expected = "unexpected command `true`")]
     fn commands_go_through_the_injected_runner() {
         go("start", &[("OCF_RESKEY_name", "probe-me")]);
-    }
-
-    #[test]
-    fn deadline_keeps_a_margin() {
-        let d = Deadline::for_operation(Duration::from_secs(20));
-        assert!(
-            d.remaining() <= Duration::from_secs(18) && d.remaining() > Duration::from_secs(17)
-        );
-        let d = Deadline::for_operation(Duration::from_secs(2));
-        assert!(d.remaining() <= Duration::from_millis(1500));
-        assert!(Deadline::after(Duration::ZERO).expired());
     }
 
     #[test]
