@@ -44,8 +44,15 @@ fn upward_references(layer: &str, forbidden: &[&str]) -> Vec<String> {
 
 #[test]
 fn the_deadline_depends_on_nothing_of_storha() {
-    let hits = upward_references("deadline.rs", &["ocf", "cmd", "agents", "fence", "net", "admin"]);
-    assert!(hits.is_empty(), "deadline.rs points up:\n{}", hits.join("\n"));
+    let hits = upward_references(
+        "deadline.rs",
+        &["ocf", "cmd", "agents", "fence", "net", "admin"],
+    );
+    assert!(
+        hits.is_empty(),
+        "deadline.rs points up:\n{}",
+        hits.join("\n")
+    );
 }
 
 #[test]
@@ -65,5 +72,8 @@ fn the_check_sees_an_upward_import() {
     // The scan itself must find what it looks for: deadline.rs is the
     // bottom layer, and the framework does name it.
     let hits = upward_references("ocf", &["deadline"]);
-    assert!(!hits.is_empty(), "the scan found no crate::deadline in src/ocf");
+    assert!(
+        !hits.is_empty(),
+        "the scan found no crate::deadline in src/ocf"
+    );
 }

@@ -368,9 +368,9 @@ pub fn run_with<A: Agent>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use crate::cmd::{Cmd, FakeRunner};
     use std::cell::Cell;
+    use std::time::Duration;
 
     /// A test agent whose resource is a flag in a thread-local, driven
     /// through the real framework with a strict fake runner.
