@@ -44,11 +44,15 @@ deps:
 build:
 	$(BUILD_ENV) $(CARGO) build --release --locked $(BUILD_FLAGS)
 
-# Unit tests and host integration tests (network namespaces, ocf-tester, single-node Pacemaker).
+# Unit tests and host integration tests (network namespaces, ocf-tester, single-node Pacemaker),
+# then the host-side tests of the lab's own tooling (install decisions, result checks).
 test: build
 	$(CARGO) test --release --locked
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/host
 
 # The README's test command: everything, including the lab of virtual machines.
+# The lab stage fails when the lab cannot run or any lab test is skipped;
+# LAB=skip skips it (loudly, and never when CI is set).
 test-all: deps test lab-test-all
 
 # The main job: a floating IP under a real single-node Pacemaker, shown with crm_mon.

@@ -11,6 +11,7 @@ PKGS=(
   hyperfine strace
   fence-agents snmp        # fence_apc_snmp and net-snmp: the independent clients fence_ipstrip is checked against
   python3 python3-pycryptodome openssl   # the power strip emulator (SNMPv3 privacy, HTTPS test certificates)
+  python3-pytest           # tests/host: the lab tooling's own tests
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -152,6 +152,10 @@ fn fence_ipstrip_under_pacemaker() {
             .iter()
             .any(|d| Path::new(d).join(tool).exists());
         if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{tool} missing (scripts/install-deps.sh), and CI is set: refusing to skip"
+            );
             loud(&format!(
                 "SKIPPED: {tool} missing (scripts/install-deps.sh)"
             ));

@@ -4,8 +4,11 @@
 The session-scoped `lab` fixture uses the lab that is running (`make lab-up`);
 if none is, it boots one (LAB_NODES nodes, default 2, and a client VM unless
 LAB_CLIENT=0), reuses it for every test and powers it off at the end. Where
-qemu cannot run, every lab test is skipped with the reason (pytest -rs shows
-it). When a test fails, the logs of every VM are copied to
+qemu cannot run, every lab test fails with the reason; only `LAB=skip` turns
+that into a skip, and never under CI (`CI` set). A test marked `nodes(N)`
+runs only in the N-node topology and is deselected (not skipped) in the
+others, so that a skipped lab test always means an untested change. When a
+test fails, the logs of every VM are copied to
 $LAB_ARTIFACTS/<test name>/ (default lab/artifacts/) and the folder is printed.
 """
 
@@ -32,6 +35,35 @@ def pytest_configure(config):
         "markers", "power: powers a node off and on (CI runs it in the 3-node topology)")
     config.addinivalue_line(
         "markers", "fencing: a real STONITH of a node (CI runs it in the 2-node topology)")
+    config.addinivalue_line(
+        "markers", "nodes(n): runs only in the n-node topology; deselected in the others")
+
+
+def topology():
+    """(nodes, has a client) of the lab these tests will run against: the
+    running lab's, else the one the `lab` fixture will boot."""
+    lab = storhalab.Lab()
+    if lab.node_names and lab.running():
+        return len(lab.node_names), lab.client is not None
+    return int(os.environ.get("LAB_NODES", "2")), os.environ.get("LAB_CLIENT", "1") != "0"
+
+
+def pytest_collection_modifyitems(config, items):
+    n, has_client = topology()
+    keep, drop = [], []
+    for item in items:
+        m = item.get_closest_marker("nodes")
+        wrong = (m is not None and m.args[0] != n) or \
+            (not has_client and "client" in getattr(item, "fixturenames", ()))
+        (drop if wrong else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def lab_skip_allowed():
+    """Skipping the lab must be asked for, and CI may not ask."""
+    return os.environ.get("LAB") == "skip" and not os.environ.get("CI")
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +71,11 @@ def lab():
     global _lab
     problems = storhalab.host_problems()
     if problems:
-        pytest.skip("LAB SKIPPED: qemu VMs cannot run here: " + "; ".join(problems))
+        reason = "qemu VMs cannot run here: " + "; ".join(problems)
+        if lab_skip_allowed():
+            pytest.skip("LAB SKIPPED (LAB=skip): " + reason)
+        pytest.fail("the lab cannot run: " + reason + " (make lab-deps; LAB=skip skips the lab "
+                    "outside CI)", pytrace=False)
     lab = storhalab.Lab()
     booted = False
     if not lab.running():
@@ -76,7 +112,9 @@ def node2(lab):
 @pytest.fixture(scope="session")
 def client(lab):
     if not lab.client:
-        pytest.skip("this lab has no client VM (make lab-up CLIENT=1)")
+        # Deselected at collection when the topology was known; a lab
+        # replaced since then is a broken run, not a reason to pass.
+        pytest.fail("this lab has no client VM (make lab-up CLIENT=1)", pytrace=False)
     return lab.client
 
 

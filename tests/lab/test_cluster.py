@@ -12,16 +12,14 @@ def test_all_nodes_online_seen_from_every_node(lab):
         assert set(lab.cluster_nodes(vm)) == set(lab.node_names)
 
 
+@pytest.mark.nodes(2)
 def test_two_node_cluster(lab):
-    if len(lab.node_names) != 2:
-        pytest.skip("needs the 2-node topology (make lab-up NODES=2)")
     q = lab.vm("node1").run("corosync-quorumtool -s").out
     assert "2Node" in q and "Quorate:          Yes" in q, q
 
 
+@pytest.mark.nodes(3)
 def test_three_node_cluster(lab):
-    if len(lab.node_names) != 3:
-        pytest.skip("needs the 3-node topology (make lab-up NODES=3)")
     q = lab.vm("node1").run("corosync-quorumtool -s").out
     assert "Total votes:      3" in q and "Quorate:          Yes" in q, q
     assert lab.cluster_nodes() == {"node1": "online", "node2": "online", "node3": "online"}

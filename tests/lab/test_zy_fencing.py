@@ -104,10 +104,9 @@ def fence_history(vm, target):
     return out
 
 
+@pytest.mark.nodes(2)
 def test_node2_fenced_through_the_strip_and_rejoins(cluster):
     lab = cluster
-    if lab.node_names != ["node1", "node2"]:
-        pytest.skip("needs the 2-node topology (make lab-up NODES=2)")
     node1, node2 = lab.vm("node1"), lab.vm("node2")
     node1.run("stonith_admin --cleanup --history '*'", check=False)
     strip = Strip(["node1", "node2"])
