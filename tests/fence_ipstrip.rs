@@ -16,7 +16,8 @@ mod harness;
 use harness::*;
 use std::time::{Duration, Instant};
 
-const FAMILIES: &[&str] = &["espurna", "tasmota", "shelly", "netio", "apc", "snmp"];
+/// ESPurna is run against each firmware generation on its own (ESPURNA_FIRMWARES).
+const FAMILIES: &[&str] = &["tasmota", "shelly", "netio", "apc", "snmp"];
 
 #[test]
 fn every_action_of_every_family() {
@@ -24,6 +25,145 @@ fn every_action_of_every_family() {
         return;
     };
     for family in FAMILIES {
+        every_action(&emu, family);
+    }
+    emu.assert_no_secret_in_log();
+}
+
+#[test]
+fn espurna_every_action_on_both_firmware_generations() {
+    for firmware in ESPURNA_FIRMWARES {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            espurna_firmware: firmware,
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        every_action(&emu, "espurna");
+        // The list reads the relays' real states, relay 0 first.
+        emu.set(2, false);
+        let r = emu.agent("espurna", "list-status", "", "");
+        let want: Vec<String> = (0..OUTLETS)
+            .map(|i| format!("{i},relay{i},{}", if i == 1 { "OFF" } else { "ON" }))
+            .collect();
+        assert_eq!(r.stdout.lines().collect::<Vec<_>>(), want, "{firmware}");
+        emu.set(2, true);
+        // method=cycle is refused before anything is sent; names are refused with the reason.
+        emu.forget();
+        for action in ["reboot", "validate-all"] {
+            let r = emu.agent("espurna", action, "0", "method=cycle\n");
+            r.expect_fail_any(
+                &["ESPurna's HTTP API has no power-cycle order"],
+                &format!("{firmware} {action} method=cycle"),
+            );
+        }
+        let r = emu.agent("espurna", "off", "node1", "");
+        r.expect_fail_any(&["does not report relay names"], firmware);
+        assert_eq!(orders(&emu), 0, "{firmware}: nothing was switched");
+        assert!(emu.is_on(1), "{firmware}");
+        // A relay the device does not have is an error, not a state.
+        let r = emu.agent("espurna", "status", "6", "");
+        r.expect_fail_any(&["HTTP 404", "HTTP 500"], &format!("{firmware} relay 6"));
+        emu.assert_no_secret_in_log();
+    }
+}
+
+/// ESPurna's API as each firmware generation's source answers it (1.14: api.ino, relay.ino;
+/// 1.15: api.cpp, relay.cpp): what fence_ipstrip relies on, and what made the old requests fail.
+#[test]
+fn espurna_emulator_answers_as_each_firmware() {
+    for firmware in ESPURNA_FIRMWARES {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            espurna_firmware: firmware,
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        emu.set(2, false);
+        let key = emu.password.clone();
+        let get = |path: &str, accept: Option<&str>| {
+            let h: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+            emu.http("GET", &format!("{path}?apikey={key}"), &h, "")
+        };
+        let form = ("Content-Type", "application/x-www-form-urlencoded");
+        // Text for a single relay works on both: the common ground.
+        for accept in [Some("text/plain"), None, Some("*/*")] {
+            let (c, t, b) = get("/api/relay/0", accept);
+            assert_eq!(
+                (c, t.as_str(), b.as_str()),
+                (200, "text/plain", "1"),
+                "{firmware} {accept:?}"
+            );
+            assert_eq!(get("/api/relay/1", accept).2, "0", "{firmware}");
+        }
+        let put = |value: &str, ctype: (&str, &str)| {
+            emu.http(
+                "PUT",
+                "/api/relay/3",
+                &[("Accept", "text/plain"), ctype],
+                &format!("apikey={key}&value={value}"),
+            )
+        };
+        assert_eq!(put("0", form).2, "0", "{firmware}");
+        assert!(!emu.is_on(4), "{firmware}: PUT switched relay 3");
+        assert_eq!(put("1", form).2, "1", "{firmware}");
+        // POST switches nothing on either (404 on 1.15, a plain read on restful 1.14).
+        let (c, _, _) = emu.http(
+            "POST",
+            &format!("/api/relay/3?apikey={key}&value=0"),
+            &[form],
+            &format!("apikey={key}&value=0"),
+        );
+        assert!(emu.is_on(4), "{firmware}: POST switched ({c})");
+        // The key in the query of a PUT is not read.
+        let (c, _, _) = emu.http(
+            "PUT",
+            &format!("/api/relay/3?apikey={key}"),
+            &[form],
+            "value=0",
+        );
+        assert_eq!(c, 403, "{firmware}");
+        assert!(emu.is_on(4), "{firmware}");
+        let (c, _, _) = get("/api/relay/0", None);
+        assert_eq!(c, 200);
+        let (c, _, _) = emu.http("GET", "/api/relay/0?apikey=wrong", &[], "");
+        assert_eq!(c, 403, "{firmware}: wrong key");
+        if *firmware == "1.14" {
+            // JSON only for an Accept of exactly application/json; no all-relays endpoint.
+            let (c, _, b) = get("/api/relay/0", Some("application/json"));
+            assert_eq!((c, b.as_str()), (200, "{ \"relay/0\": 1 }"));
+            assert_eq!(
+                get("/api/relay/0", Some("application/json, text/plain")).2,
+                "1"
+            );
+            assert_eq!(get("/api/relay", Some("application/json")).0, 404);
+            assert_eq!(get("/api/relay/6", None).0, 404);
+        } else {
+            // Text only for a single relay: 406 to the Accept fence_ipstrip used to send.
+            let (c, t, b) = get("/api/relay/0", Some("application/json"));
+            assert_eq!(
+                (c, t.as_str(), b.as_str()),
+                (406, "text/plain", "text/plain")
+            );
+            // JSON only for all relays, as relayStatus.
+            let (c, t, b) = get("/api/relay", Some("application/json"));
+            assert_eq!((c, t.as_str()), (200, "application/json"));
+            assert_eq!(b, "{\"relayStatus\":[1,0,1,1,1,1]}");
+            let (c, _, b) = get("/api/relay", Some("text/plain"));
+            assert_eq!((c, b.as_str()), (406, "application/json"));
+            let (c, _, _) = emu.http("GET", "/api/relay?apikey=wrong", &[], "");
+            assert_eq!(c, 404, "the JSON handler does not take a wrong key");
+            assert_eq!(get("/api/relay/6", None).0, 500);
+            // PUT only as a form; a payload that is not a relay state fails.
+            assert_eq!(put("0", ("Content-Type", "application/json")).0, 404);
+            assert_eq!(put("maybe", form).0, 500);
+            assert!(emu.is_on(4));
+        }
+    }
+}
+
+fn every_action(emu: &Emulator, family: &str) {
+    {
         let a = |action: &str, plug: &str| emu.agent(family, action, plug, "");
         // Outlets start ON; numbers are the emulator's outlet numbers (1-based) as the
         // family spells them.
@@ -86,7 +226,6 @@ fn every_action_of_every_family() {
         a("monitor", "").expect(0, "");
         a("validate-all", "").expect(0, "");
     }
-    emu.assert_no_secret_in_log();
 }
 
 #[test]
@@ -141,8 +280,8 @@ fn delay_applies_to_off_and_reboot_only() {
 }
 
 /// Every fault, every family, the actions that must never succeed through it.
-fn fault_matrix(families: &[&str]) {
-    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+fn fault_matrix(families: &[&str], opts: &EmuOpts) {
+    let Some(emu) = Emulator::start(opts) else {
         return;
     };
     let quick = "shell_timeout=1\nlogin_timeout=1\npower_timeout=2\nstonith_status_sleep=0.2\n";
@@ -196,18 +335,35 @@ fn fault_matrix(families: &[&str]) {
 }
 
 #[test]
-fn faults_http_espurna_tasmota() {
-    fault_matrix(&["espurna", "tasmota"]);
+fn faults_http_espurna_firmware_1_14_and_tasmota() {
+    fault_matrix(
+        &["espurna", "tasmota"],
+        &EmuOpts {
+            espurna_firmware: "1.14",
+            ..EmuOpts::default()
+        },
+    );
+}
+
+#[test]
+fn faults_http_espurna_firmware_1_15() {
+    fault_matrix(
+        &["espurna"],
+        &EmuOpts {
+            espurna_firmware: "1.15",
+            ..EmuOpts::default()
+        },
+    );
 }
 
 #[test]
 fn faults_http_shelly_netio() {
-    fault_matrix(&["shelly", "netio"]);
+    fault_matrix(&["shelly", "netio"], &EmuOpts::default());
 }
 
 #[test]
 fn faults_snmp() {
-    fault_matrix(&["apc", "snmp"]);
+    fault_matrix(&["apc", "snmp"], &EmuOpts::default());
 }
 
 #[test]

@@ -4,7 +4,8 @@
 
 One process, one set of outlets, every protocol fence_ipstrip speaks:
 
-  HTTP (and HTTPS with --https):  ESPurna  /api/relay/N  (apikey = password)
+  HTTP (and HTTPS with --https):  ESPurna  /api/relay/N, /api/relay (apikey = password), as
+                                           --espurna-firmware answers: 1.14 (1.13/1.14) or 1.15
                                   Tasmota  /cm?cmnd=PowerN, Status, FriendlyNameN, Backlog
                                            with Delay (user/password in the query)
                                   Shelly   /rpc/Switch.GetStatus, Switch.Set (with toggle_after),
@@ -271,30 +272,87 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "bad request: %s" % type(e).__name__})
         self.reply(404, "Not Found", "text/plain")
 
-    # ESPurna: apikey in the query (GET) or the form body (PUT).
+    # ESPurna, as the firmware generation given by --espurna-firmware answers.
     def espurna(self, method, path, q, body):
-        form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
-        key = form.get("apikey", q.get("apikey", ""))
-        if STRIP.fault == "auth" or key != SECRETS.get("password", ""):
-            return self.reply(403, "Forbidden", "text/plain")
-        json_wanted = "application/json" in (self.headers.get("Accept") or "")
-        if path == "/api/relay":
-            states = [1 if STRIP.state(i) else 0 for i in sorted(STRIP.outlets)]
-            return self.reply(200, {"relay": states})
-        relay = int(path.rsplit("/", 1)[1])
+        form = {}
+        if method == "PUT":
+            form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+        # Both generations read apikey from the form body of a PUT, from the query otherwise.
+        key = form.get("apikey") if method == "PUT" else q.get("apikey")
+        keyed = STRIP.fault != "auth" and key == SECRETS.get("password", "")
+        if ESPURNA_FIRMWARE == "1.14":
+            return self.espurna_114(method, path, q, form, keyed)
+        return self.espurna_115(method, path, form, keyed)
+
+    def espurna_relay_payload(self, i, value):
+        """relayParsePayload: 0, 1, 2 (toggle) or on/off/toggle in any case; None if neither."""
+        v = (value or "").strip().lower()
+        if v in ("0", "off"):
+            return False
+        if v in ("1", "on"):
+            return True
+        if v in ("2", "toggle"):
+            return not STRIP.state(i)
+        return None
+
+    def espurna_114(self, method, path, q, form, keyed):
+        """1.13/1.14: one key per relay ("relay/N"), no all-relays endpoint; restful: only a PUT
+        switches (a GET or POST with value just reads); JSON only for an Accept of exactly
+        application/json."""
+        parts = path.split("/")
+        if len(parts) != 4 or parts[3] == "" or not parts[3].isdigit():
+            return self.reply(404, "", "text/plain")
+        relay = int(parts[3])
         i = self.outlet(relay + 1)
         if i is None:
-            return self.reply(404, "Not Found", "text/plain")
-        if method == "PUT":
-            value = form.get("value", q.get("value"))
-            if value not in ("0", "1", "2"):
-                return self.reply(400, "Bad Request", "text/plain")
-            on = (not STRIP.state(i)) if value == "2" else value == "1"
-            STRIP.order(i, on)
+            return self.reply(404, "", "text/plain")
+        if not keyed:
+            return self.reply(403, "", "text/plain")
+        if method == "PUT" and "value" in form:
+            on = self.espurna_relay_payload(i, form["value"])
+            if on is not None:  # a wrong payload is logged and ignored
+                STRIP.order(i, on)
         v = 1 if STRIP.state(i) else 0
-        if json_wanted:
-            return self.reply(200, {"relay/%d" % relay: v})
+        if (self.headers.get("Accept") or "") == "application/json":
+            return self.reply(200, '{ "relay/%d": %d }' % (relay, v))
         return self.reply(200, str(v), "text/plain")
+
+    def espurna_115(self, method, path, form, keyed):
+        """1.15 (current): /api/relay is JSON only, {"relayStatus": [...]}; /api/relay/+ is
+        text only. An Accept header without the type or */* gets 406."""
+        accept = self.headers.get("Accept")
+        ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0]
+
+        def accepts(t):
+            return accept is None or "*/*" in accept or t in accept
+
+        if path == "/api/relay":
+            # A JSON handler: not taken (so 404) without the key, or for other methods.
+            if not keyed or method != "GET":
+                return self.reply(404, "", "text/plain")
+            if not accepts("application/json"):
+                return self.reply(406, "application/json", "text/plain")
+            states = [1 if STRIP.state(i) else 0 for i in sorted(STRIP.outlets)]
+            return self.reply(200, json.dumps({"relayStatus": states}, separators=(",", ":")))
+        parts = path.split("/")
+        if len(parts) != 4 or parts[3] == "":
+            return self.reply(404, "", "text/plain")
+        # A text handler takes GET, and PUT only as a form.
+        if method not in ("GET", "PUT") or (method == "PUT" and ctype != "application/x-www-form-urlencoded"):
+            return self.reply(404, "", "text/plain")
+        if not keyed:
+            return self.reply(403, "", "text/plain")
+        if not accepts("text/plain"):
+            return self.reply(406, "text/plain", "text/plain")
+        i = self.outlet(int(parts[3]) + 1) if parts[3].isdigit() else None
+        if i is None:  # the id does not parse as a relay: the handler fails
+            return self.reply(500, "", "text/plain")
+        if method == "PUT" and "value" in form:
+            on = self.espurna_relay_payload(i, form["value"])
+            if on is None:
+                return self.reply(500, "", "text/plain")
+            STRIP.order(i, on)
+        return self.reply(200, "1" if STRIP.state(i) else "0", "text/plain")
 
     # Tasmota: cm?user=..&password=..&cmnd=Power1%20Off
     def tasmota(self, q):
@@ -489,6 +547,7 @@ class Handler(BaseHTTPRequestHandler):
 REALM = "shellyplus-emulator"
 NONCES = set()
 CYCLE_TIME = 5.0
+ESPURNA_FIRMWARE = "1.15"
 
 
 # ------------------------------------------------------------------ SNMP face ----
@@ -972,13 +1031,16 @@ def main():
     p.add_argument("--switch-delay", type=float, default=0.0, help="seconds before an order takes effect")
     p.add_argument("--cycle-time", type=float, default=5.0,
                    help="seconds an APC reboot or NETIO short off keeps the outlet off")
+    p.add_argument("--espurna-firmware", choices=["1.14", "1.15"], default="1.15",
+                   help="ESPurna API generation: 1.14 (1.13 and 1.14) or 1.15 (current)")
     p.add_argument("--secrets", help="file of key=value: password, username, community, community_ro")
     p.add_argument("--hook", help="command run on each state change, with {outlet} {name} {state}")
     p.add_argument("--ready-file", help="write the chosen ports here as JSON once listening")
     a = p.parse_args()
 
-    global STRIP, SECRETS, CYCLE_TIME
+    global STRIP, SECRETS, CYCLE_TIME, ESPURNA_FIRMWARE
     SECRETS = read_secrets(a.secrets)
+    ESPURNA_FIRMWARE = a.espurna_firmware
     CYCLE_TIME = a.cycle_time
     USM.setup()
     names = [n for n in a.names.split(",") if n]

@@ -69,11 +69,29 @@ fn check_plug_number(plug: &str, min: u32) -> Result<u32, FenceError> {
         })
 }
 
-/// ESPurna: `GET /api/relay/N` and `PUT /api/relay/N` with `value`, the
-/// API key as `apikey` (the `password` option). Relays count from 0.
-pub fn espurna_state(r: &Value, relay: u32) -> Option<Power> {
-    r.get(format!("relay/{relay}")).and_then(power_of)
+/// ESPurna's reply to `/api/relay/N` as plain text: `0` or `1`, the relay's
+/// target state. Every firmware from 1.13 on answers so when asked for
+/// `text/plain` (1.13 and 1.14 answer JSON only to an Accept of exactly
+/// `application/json`; 1.15 serves this endpoint as text only and answers
+/// 406 to an Accept without `text/plain` or `*/*`).
+pub fn espurna_text_state(body: &str) -> Option<Power> {
+    match body.trim() {
+        "1" => Some(Power::On),
+        "0" => Some(Power::Off),
+        _ => None,
+    }
 }
+
+/// ESPurna 1.15's all-relays endpoint `/api/relay` (JSON only):
+/// `{"relayStatus":[1,0,...]}`, relay 0 first. 1.13 and 1.14 have no such
+/// endpoint (404).
+pub fn espurna_relay_status(v: &Value) -> Option<Vec<Option<Power>>> {
+    let list = v.get("relayStatus")?.as_array()?;
+    Some(list.iter().map(power_of).collect())
+}
+
+/// ESPurna counts at most this many relays (1.15's RelaysMax).
+const ESPURNA_RELAYS_MAX: u32 = 32;
 
 /// Tasmota: `{"POWER1":"ON"}`; a single-relay device answers `POWER`.
 pub fn tasmota_state(r: &Value, relay: u32) -> Option<Power> {
@@ -333,7 +351,13 @@ impl WebStrip {
 
     /// Sends a request, with Basic or Digest credentials as the family
     /// wants, and turns HTTP errors into messages that say what to check.
-    fn call(&self, mut req: Request, what: &str) -> Result<Response, FenceError> {
+    fn call(&self, req: Request, what: &str) -> Result<Response, FenceError> {
+        let r = self.send(req)?;
+        self.check(r, what)
+    }
+
+    /// Sends a request with the family's credentials; any HTTP status.
+    fn send(&self, mut req: Request) -> Result<Response, FenceError> {
         if self.kind == Kind::Netio {
             if let Some(u) = &self.username {
                 let cred = base64_encode(format!("{u}:{}", self.password()).as_bytes());
@@ -365,6 +389,11 @@ impl WebStrip {
                 .target
                 .send(&req.clone().header("Authorization", &auth))?;
         }
+        Ok(r)
+    }
+
+    /// A 2xx reply, or the error its status means.
+    fn check(&self, r: Response, what: &str) -> Result<Response, FenceError> {
         match r.status {
             200..=299 => Ok(r),
             401 | 403 => Err(FenceError::Auth(format!(
@@ -410,7 +439,11 @@ impl WebStrip {
         Request::get(q)
     }
 
-    fn espurna(&self, path: &str, value: Option<u8>) -> Request {
+    /// An ESPurna API request. GET carries `apikey` in the query; PUT carries
+    /// it and `value` in a form body, where both firmware generations read
+    /// them (neither takes POST, and 1.15 takes PUT only as exactly
+    /// `application/x-www-form-urlencoded`).
+    fn espurna(&self, path: &str, value: Option<u8>, accept: &str) -> Request {
         let key = encode(self.password());
         match value {
             None => Request::get(format!("{path}?apikey={key}")),
@@ -420,7 +453,40 @@ impl WebStrip {
                 format!("apikey={key}&value={v}").into_bytes(),
             ),
         }
-        .header("Accept", "application/json")
+        .header("Accept", accept)
+    }
+
+    /// One relay's state, asked for as text (both generations).
+    fn espurna_relay(&self, n: u32, value: Option<u8>, what: &str) -> Result<Power, FenceError> {
+        let req = self.espurna(&format!("/api/relay/{n}"), value, "text/plain");
+        let r = self.call(req, what)?;
+        espurna_text_state(&r.text()).ok_or_else(|| self.bad(what, &r))
+    }
+
+    /// All relays: 1.15's `/api/relay` in one request; where the device has
+    /// no such endpoint (1.13, 1.14: 404), relay by relay from 0 until one
+    /// does not exist (404 on 1.13 and 1.14, 500 on 1.15).
+    fn espurna_list(&self) -> Result<Vec<Option<Power>>, FenceError> {
+        let what = "relay list (/api/relay)";
+        let r = self.send(self.espurna("/api/relay", None, "application/json"))?;
+        if r.status != 404 {
+            let r = self.check(r, what)?;
+            let v = parse_json(&r, what)?;
+            return espurna_relay_status(&v).ok_or_else(|| self.bad(what, &r));
+        }
+        let mut out = Vec::new();
+        for n in 0..ESPURNA_RELAYS_MAX {
+            let what = format!("relay {n} status");
+            let r = self.send(self.espurna(&format!("/api/relay/{n}"), None, "text/plain"))?;
+            if n > 0 && (r.status == 404 || r.status == 500) {
+                break;
+            }
+            let r = self.check(r, &what)?;
+            out.push(Some(
+                espurna_text_state(&r.text()).ok_or_else(|| self.bad(&what, &r))?,
+            ));
+        }
+        Ok(out)
     }
 
     /// Outlet names as the strip reports them (cached for the run).
@@ -525,10 +591,7 @@ impl PowerSwitch for WebStrip {
         match self.kind {
             Kind::Espurna => {
                 let n = self.outlet(plug)?;
-                let what = format!("relay {n} status");
-                let r = self.call(self.espurna(&format!("/api/relay/{n}"), None), &what)?;
-                let v = parse_json(&r, &what)?;
-                espurna_state(&v, n).ok_or_else(|| self.bad(&what, &r))
+                self.espurna_relay(n, None, &format!("relay {n} status"))
             }
             Kind::Tasmota => {
                 let n = self.outlet(plug)?;
@@ -568,13 +631,10 @@ impl PowerSwitch for WebStrip {
         match self.kind {
             Kind::Espurna => {
                 let n = self.outlet(plug)?;
-                let what = format!("relay {n} {power}");
-                let r = self.call(
-                    self.espurna(&format!("/api/relay/{n}"), Some(u8::from(on))),
-                    &what,
-                )?;
-                // The reply echoes the new value; the loop confirms anyway.
-                parse_json(&r, &what).map(|_| ())
+                // The reply is the relay's target state; the loop confirms
+                // by reading it back anyway.
+                self.espurna_relay(n, Some(u8::from(on)), &format!("relay {n} {power}"))
+                    .map(|_| ())
             }
             Kind::Tasmota => {
                 let n = self.outlet(plug)?;
@@ -630,24 +690,16 @@ impl PowerSwitch for WebStrip {
 
     fn list(&mut self) -> Result<Vec<Outlet>, FenceError> {
         match self.kind {
-            Kind::Espurna => {
-                let what = "relay list";
-                let r = self.call(self.espurna("/api/relay", None), what)?;
-                let v = parse_json(&r, what)?;
-                let relays = v
-                    .get("relay")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| self.bad(what, &r))?;
-                Ok(relays
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| Outlet {
-                        plug: i.to_string(),
-                        alias: format!("relay{i}"),
-                        power: power_of(s),
-                    })
-                    .collect())
-            }
+            Kind::Espurna => Ok(self
+                .espurna_list()?
+                .into_iter()
+                .enumerate()
+                .map(|(i, power)| Outlet {
+                    plug: i.to_string(),
+                    alias: format!("relay{i}"),
+                    power,
+                })
+                .collect()),
             Kind::Tasmota => {
                 let r = self.call(self.tasmota_cmd("Power0"), "Power0")?;
                 let v = parse_json(&r, "Power0")?;
@@ -684,9 +736,17 @@ mod tests {
 
     #[test]
     fn device_replies() {
-        assert_eq!(espurna_state(&json!({"relay/0": 1}), 0), Some(Power::On));
-        assert_eq!(espurna_state(&json!({"relay/1": 0}), 1), Some(Power::Off));
-        assert_eq!(espurna_state(&json!({"relay/1": 0}), 0), None);
+        assert_eq!(espurna_text_state("1"), Some(Power::On));
+        assert_eq!(espurna_text_state("0\r\n"), Some(Power::Off));
+        // 1.14's JSON reply, or 1.15's 406 body, is not a relay state.
+        assert_eq!(espurna_text_state("{ \"relay/0\": 1 }"), None);
+        assert_eq!(espurna_text_state("text/plain"), None);
+        assert_eq!(espurna_text_state("2"), None);
+        assert_eq!(
+            espurna_relay_status(&json!({"relayStatus": [1, 0, 1]})),
+            Some(vec![Some(Power::On), Some(Power::Off), Some(Power::On)])
+        );
+        assert_eq!(espurna_relay_status(&json!({"relay": [1, 0]})), None);
         assert_eq!(
             tasmota_state(&json!({"POWER2": "OFF"}), 2),
             Some(Power::Off)
