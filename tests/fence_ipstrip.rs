@@ -1006,3 +1006,87 @@ fn ambiguous_outlet_names_switch_nothing() {
         emu.set(2, true);
     }
 }
+
+/// Tasmota and NETIO as their firmware answers (support_command.ino and xdrv_01_9_webserver.ino
+/// of arendst/Tasmota; NETIO's JSON API status codes): a wrong password answered with HTTP 200
+/// by older Tasmota, an index the device does not have, Backlog queued unchecked, a NETIO user
+/// who may only read.
+#[test]
+fn tasmota_and_netio_answers_as_their_firmware_gives_them() {
+    for code in [401u16, 200] {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            tasmota_auth_reply: code,
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        for (action, extra) in [
+            ("status", ""),
+            ("off", ""),
+            ("list", ""),
+            ("monitor", ""),
+            ("reboot", "method=cycle\n"),
+        ] {
+            let r = emu.agent_with_password("tasmota", action, "1", extra, "wrong-password-42");
+            r.expect_fail_any(
+                &["refused the credentials"],
+                &format!("HTTP {code} {action} {extra:?}"),
+            );
+            assert!(!r.all_output().contains("wrong-password-42"));
+        }
+        assert_eq!(orders(&emu), 0, "HTTP {code}: nothing was switched");
+        assert!(emu.cycles().is_empty(), "HTTP {code}");
+    }
+
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    let cm = |cmnd: &str| {
+        let (c, _, b) = emu.http(
+            "GET",
+            &format!(
+                "/cm?user=admin&password={}&cmnd={}",
+                emu.password,
+                cmnd.replace(' ', "%20").replace(';', "%3B")
+            ),
+            &[],
+            "",
+        );
+        assert_eq!(c, 200, "{cmnd}: {b}");
+        serde_json::from_str::<serde_json::Value>(&b).unwrap_or_else(|_| panic!("{cmnd}: {b}"))
+    };
+    // An index above the relay count: CmndPower leaves the reply at {"Command":"Error"}.
+    assert_eq!(cm("Power9"), serde_json::json!({"Command": "Error"}));
+    let r = emu.agent("tasmota", "status", "9", "");
+    r.expect_fail_any(&["refused Power9"], "tasmota Power9");
+    // An argument that is no state shows the state.
+    assert_eq!(cm("Power2 maybe"), serde_json::json!({"POWER2": "ON"}));
+    // Backlog is queued unchecked and answered {}; a Delay out of range sets no delay, and an
+    // order for a relay the device does not have does nothing.
+    emu.forget();
+    assert_eq!(
+        cm("Backlog Power2 Off; Delay 0; Power9 On; Power2 On"),
+        serde_json::json!({})
+    );
+    assert_eq!(emu.wait_history(2, 5.0), vec![(2, false), (2, true)]);
+    assert_eq!(cm("Backlog"), serde_json::json!({"Backlog": "Empty"}));
+
+    // NETIO: a user with read access only reads, and is refused a switch with the reason.
+    emu.forget();
+    let reader = format!("username=reader\npassword={}\n", emu.ro_password);
+    emu.agent("netio", "status", "1", &reader)
+        .expect(0, "Status: ON");
+    emu.agent("netio", "list", "", &reader).expect(0, "1,node1");
+    for action in ["off", "reboot"] {
+        let r = emu.agent("netio", action, "1", &reader);
+        r.expect_fail_any(
+            &["the JSON API user may only read; give a user with write access"],
+            &format!("netio read-only {action}"),
+        );
+    }
+    let r = emu.agent("netio", "reboot", "1", &format!("{reader}method=cycle\n"));
+    r.expect_fail_any(&["may only read"], "netio read-only cycle");
+    assert!(emu.is_on(1));
+    assert_eq!(orders(&emu), 0, "the reader switched nothing");
+    emu.assert_no_secret_in_log();
+}

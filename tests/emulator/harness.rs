@@ -67,6 +67,9 @@ pub struct EmuOpts {
     pub cycle_time: Option<f64>,
     /// ESPurna API generation (its --espurna-firmware): "1.14" (1.13 and 1.14) or "1.15".
     pub espurna_firmware: &'static str,
+    /// HTTP status of Tasmota's "Need user" reply (its --tasmota-auth-reply): 401, or 200 as
+    /// firmware before 2022 answered.
+    pub tasmota_auth_reply: u16,
 }
 
 /// The ESPurna API generations the emulator speaks, oldest first.
@@ -82,6 +85,7 @@ impl Default for EmuOpts {
             names: None,
             cycle_time: None,
             espurna_firmware: "1.15",
+            tasmota_auth_reply: 401,
         }
     }
 }
@@ -136,6 +140,8 @@ pub struct Emulator {
     pub password: String,
     pub community: String,
     pub priv_password: String,
+    /// The password of the NETIO user `reader`, who may only read.
+    pub ro_password: String,
     outputs: Mutex<Vec<String>>,
 }
 
@@ -164,10 +170,12 @@ impl Emulator {
         let password = format!("Emu-Pa55-{}", random_hex(6));
         let community = format!("comm-{}", random_hex(6));
         let priv_password = format!("Priv-{}", random_hex(6));
+        let ro_password = format!("Read-{}", random_hex(6));
         std::fs::write(
             dir.join("secrets"),
             format!(
-                "password={password}\nusername=admin\ncommunity={community}\npriv_password={priv_password}\n"
+                "password={password}\nusername=admin\ncommunity={community}\npriv_password={priv_password}\n\
+                 ro_username=reader\nro_password={ro_password}\n"
             ),
         )
         .expect("secrets");
@@ -189,6 +197,7 @@ impl Emulator {
             .args(["--switch-delay", &opts.switch_delay.to_string()])
             .args(["--apc-model", opts.apc_model])
             .args(["--espurna-firmware", opts.espurna_firmware])
+            .args(["--tasmota-auth-reply", &opts.tasmota_auth_reply.to_string()])
             .arg("--secrets")
             .arg(dir.join("secrets"))
             .arg("--ready-file")
@@ -247,6 +256,7 @@ impl Emulator {
             password,
             community,
             priv_password,
+            ro_password,
             outputs: Mutex::new(Vec::new()),
         };
         let t = Instant::now();
@@ -277,6 +287,7 @@ impl Emulator {
             self.password.clone(),
             self.community.clone(),
             self.priv_password.clone(),
+            self.ro_password.clone(),
         ]
     }
 

@@ -48,7 +48,8 @@ SNMP datagrams of garbage), auth (every credential is rejected), stuck (the outl
 OFF orders and stays ON).
 
 Secrets (password, communities) come from a file (--secrets FILE, lines key=value:
-password, username, community, community_ro, priv_password), never
+password, username, community, community_ro, priv_password; ro_username and ro_password for
+a NETIO user with read access only), never
 from the command line, so that they do not show in ps. Request logs never show queries.
 
 --hook 'CMD {outlet} {name} {state}' runs a command (no shell; placeholders substituted
@@ -360,7 +361,8 @@ class Handler(BaseHTTPRequestHandler):
             "password" in SECRETS
             and (q.get("user") != SECRETS.get("username", "admin") or q.get("password") != SECRETS["password"])
         ):
-            return self.reply(401, {"WARNING": "Need user=<username>&password=<password>"})
+            # HandleHttpCommand: 401 since 2022 (Tasmota discussion 15420), 200 before.
+            return self.reply(TASMOTA_AUTH_REPLY, {"WARNING": "Need user=<username>&password=<password>"})
         raw = q.get("cmnd", "").strip()
         word = raw.split(" ", 1)[0].lower()
         if word in ("backlog", "backlog0", "backlog1"):
@@ -379,28 +381,32 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(200, result)
 
     def tasmota_power(self, raw):
-        """Power<N> [arg]: the reply object, or None for a command that is not one."""
+        """Power<N> [arg]: the reply object, or None for a command that is not one.
+
+        As CmndPower: an index above the relay count leaves the reply at {"Command":"Error"};
+        an argument that is no state just shows the state."""
         cmnd = raw.split()
         if not cmnd or not cmnd[0].lower().startswith("power"):
             return None
         num = cmnd[0][5:] or "1"
         if not num.isdigit():
             return None
+
+        def key(i):
+            return "POWER" if len(STRIP.outlets) == 1 else "POWER%d" % i
+
         if num == "0":
-            return {"POWER%d" % i: "ON" if STRIP.state(i) else "OFF" for i in sorted(STRIP.outlets)}
+            return {key(i): "ON" if STRIP.state(i) else "OFF" for i in sorted(STRIP.outlets)}
         i = self.outlet(int(num))
         if i is None:
-            return None
+            return {"Command": "Error"}
         if len(cmnd) > 1:
             arg = cmnd[1].lower()
             if arg in ("on", "1", "true"):
                 STRIP.order(i, True)
             elif arg in ("off", "0", "false"):
                 STRIP.order(i, False)
-            else:
-                return {"Command": "Error"}
-        key = "POWER" if len(STRIP.outlets) == 1 else "POWER%d" % i
-        return {key: "ON" if STRIP.state(i) else "OFF"}
+        return {key(i): "ON" if STRIP.state(i) else "OFF"}
 
     def tasmota_status(self):
         names = [STRIP.outlets[i]["name"] for i in sorted(STRIP.outlets)][:8]
@@ -410,43 +416,38 @@ class Handler(BaseHTTPRequestHandler):
                            "PowerOnState": 3, "LedState": 1, "SaveData": 1, "SaveState": 1}}
 
     def tasmota_backlog(self, text, gaps):
-        """Backlog: commands run one after the other in the background; Delay in 0.1 s."""
+        """Backlog: CmndBacklog queues the commands unchecked and answers nothing of its own, so
+        the web reply is {} (the log holds no result yet); the loop then runs them one by one.
+        A Delay outside 2..3600 (tenths of a second) sets no delay; a Power order the device
+        cannot carry out does nothing."""
+        cmds = [c.strip() for c in text.split(";") if c.strip()]
+        if not cmds:
+            return self.reply(200, {"Backlog": "Empty"})
         steps = []
-        for c in (c.strip() for c in text.split(";")):
-            if not c:
-                continue
+        for c in cmds:
             parts = c.split()
             if parts[0].lower() == "delay":
-                if len(parts) != 2 or not parts[1].isdigit() or not 2 <= int(parts[1]) <= 3600:
-                    return self.reply(200, {"Command": "Error"})
-                steps.append(("delay", int(parts[1]) / 10.0))
-            elif parts[0].lower().startswith("power") and len(parts) == 2:
-                num = parts[0][5:] or "1"
-                if not num.isdigit() or self.outlet(int(num)) is None:
-                    return self.reply(200, {"Command": "Error"})
-                if parts[1].lower() not in ("on", "off", "1", "0"):
-                    return self.reply(200, {"Command": "Error"})
-                steps.append(("power", c))
+                n = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else -1
+                steps.append(("delay", n / 10.0 if 2 <= n <= 3600 else 0.0, c))
             else:
-                return self.reply(200, {"Command": "Unknown"})
-        powers = [c for k, c in steps if k == "power"]
+                steps.append(("cmnd", 0.0, c))
+        powers = [c for k, _, c in steps if k == "cmnd" and c.lower().startswith("power")]
         if powers:
-            first = int(powers[0].split()[0][5:] or "1")
+            num = powers[0].split()[0][5:] or "1"
             with LOCK:
-                STRIP.cycles.append([first, "tasmota Backlog " + "; ".join(
-                    c if k == "power" else "Delay %d" % round(c * 10) for k, c in steps)])
+                STRIP.cycles.append([int(num) if num.isdigit() else 0, "tasmota Backlog " + "; ".join(
+                    "Delay %d" % round(d * 10) if k == "delay" else c for k, d, c in steps)])
 
         def run():
-            for k, c in steps:
+            for k, d, c in steps:
                 if k == "delay":
-                    time.sleep(c)
-                else:
-                    self.tasmota_power(c)
-                    if gaps:
-                        time.sleep(0.2)  # SetOption34: 200 ms between backlog commands
+                    time.sleep(d)
+                    continue
+                self.tasmota_power(c)
+                if gaps:
+                    time.sleep(0.2)  # SetOption34: 200 ms between backlog commands
 
         threading.Thread(target=run, daemon=True).start()
-        # The command's own reply is cleared; the web request gets what the log holds.
         return self.reply(200, {})
 
     # Shelly Gen2: RPC over GET, digest authentication (SHA-256) when a password is set.
@@ -520,8 +521,16 @@ class Handler(BaseHTTPRequestHandler):
         want = "Basic " + base64.b64encode(
             ("%s:%s" % (SECRETS.get("username", "admin"), SECRETS.get("password", ""))).encode()
         ).decode()
-        if STRIP.fault == "auth" or ("password" in SECRETS and self.headers.get("Authorization") != want):
+        reader = "Basic " + base64.b64encode(
+            ("%s:%s" % (SECRETS.get("ro_username", ""), SECRETS.get("ro_password", ""))).encode()
+        ).decode()
+        given = self.headers.get("Authorization")
+        read_only = "ro_password" in SECRETS and given == reader
+        if STRIP.fault == "auth" or ("password" in SECRETS and given != want and not read_only):
             return self.reply(401, "Unauthorized", "text/plain", headers=[("WWW-Authenticate", 'Basic realm="netio"')])
+        if method == "POST" and read_only:
+            # A user with read access only may not switch (403, "insufficient permissions").
+            return self.reply(403, "Forbidden", "text/plain")
         if method == "POST":
             req = json.loads(body or b"{}")
             for o in req.get("Outputs", []):
@@ -548,6 +557,7 @@ REALM = "shellyplus-emulator"
 NONCES = set()
 CYCLE_TIME = 5.0
 ESPURNA_FIRMWARE = "1.15"
+TASMOTA_AUTH_REPLY = 401
 
 
 # ------------------------------------------------------------------ SNMP face ----
@@ -1033,13 +1043,16 @@ def main():
                    help="seconds an APC reboot or NETIO short off keeps the outlet off")
     p.add_argument("--espurna-firmware", choices=["1.14", "1.15"], default="1.15",
                    help="ESPurna API generation: 1.14 (1.13 and 1.14) or 1.15 (current)")
+    p.add_argument("--tasmota-auth-reply", type=int, choices=[200, 401], default=401,
+                   help="HTTP status of Tasmota's 'Need user' reply: 401 (current) or 200 (before 2022)")
     p.add_argument("--secrets", help="file of key=value: password, username, community, community_ro")
     p.add_argument("--hook", help="command run on each state change, with {outlet} {name} {state}")
     p.add_argument("--ready-file", help="write the chosen ports here as JSON once listening")
     a = p.parse_args()
 
-    global STRIP, SECRETS, CYCLE_TIME, ESPURNA_FIRMWARE
+    global STRIP, SECRETS, CYCLE_TIME, ESPURNA_FIRMWARE, TASMOTA_AUTH_REPLY
     SECRETS = read_secrets(a.secrets)
+    TASMOTA_AUTH_REPLY = a.tasmota_auth_reply
     ESPURNA_FIRMWARE = a.espurna_firmware
     CYCLE_TIME = a.cycle_time
     USM.setup()

@@ -201,6 +201,15 @@ fn tasmota_refused(r: &Value) -> Option<&str> {
     r.get("Command").and_then(Value::as_str)
 }
 
+/// Tasmota's answer to missing or wrong credentials:
+/// `{"WARNING":"Need user=<username>&password=<password>"}`, with HTTP 401
+/// from about 12.0 on and HTTP 200 before.
+pub fn tasmota_needs_login(r: &Value) -> bool {
+    r.get("WARNING")
+        .and_then(Value::as_str)
+        .is_some_and(|w| w.starts_with("Need user="))
+}
+
 /// Shelly Gen2: `Switch.GetStatus` answers `{"id":0,"output":true,...}`.
 pub fn shelly_state(r: &Value) -> Option<Power> {
     r.get("output").and_then(power_of)
@@ -499,10 +508,7 @@ impl WebStrip {
             Kind::Espurna => Vec::new(),
             // Firmware without a FriendlyName list answers Status all the
             // same; its outlets then have numbers only.
-            Kind::Tasmota => {
-                let r = self.call(self.tasmota_cmd("Status"), "Status")?;
-                tasmota_names(&parse_json(&r, "Status")?).unwrap_or_default()
-            }
+            Kind::Tasmota => tasmota_names(&self.tasmota("Status")?.1).unwrap_or_default(),
             Kind::Shelly => {
                 let what = "Shelly.GetConfig";
                 let r = self.call(Request::get("/rpc/Shelly.GetConfig"), what)?;
@@ -518,14 +524,32 @@ impl WebStrip {
         Ok(names)
     }
 
-    /// One Tasmota command; a reply that says Unknown or Error is a refusal.
-    fn tasmota_order(&mut self, what: String) -> Result<(), FenceError> {
-        let r = self.call(self.tasmota_cmd(&what), &what)?;
-        let v = parse_json(&r, &what)?;
-        if tasmota_refused(&v).is_some() {
-            return Err(self.refused(&what, &r));
+    /// One Tasmota command and its JSON reply. Firmware before the 401
+    /// answer (HandleHttpCommand of about 12.0) refuses a wrong password
+    /// with HTTP 200 and a warning; that is a credentials error too.
+    fn tasmota(&self, what: &str) -> Result<(Response, Value), FenceError> {
+        let r = self.call(self.tasmota_cmd(what), what)?;
+        let v = parse_json(&r, what)?;
+        if tasmota_needs_login(&v) {
+            return Err(FenceError::Auth(format!(
+                "{} refused the credentials for {what} (\"Need user=...&password=...\"): \
+                 check username and password",
+                self.target.name()
+            )));
         }
-        Ok(())
+        // An index the device does not have, or an argument it does not
+        // take: {"Command":"Error"} (or "Unknown").
+        if tasmota_refused(&v).is_some() {
+            return Err(self.refused(what, &r));
+        }
+        Ok((r, v))
+    }
+
+    /// One Tasmota order; a reply that says Unknown or Error is a refusal.
+    /// Backlog is queued and answered `{}` (or, before 12.0, with a warning
+    /// to enable weblog): the outlet is watched to see it done.
+    fn tasmota_order(&mut self, what: String) -> Result<(), FenceError> {
+        self.tasmota(&what).map(|_| ())
     }
 
     /// Shelly Gen2 `Switch.Set` of switch `n` with the given query
@@ -546,14 +570,20 @@ impl WebStrip {
     /// A NETIO JSON API action (0 off, 1 on, 2 short off) on output `n`.
     fn netio_action(&mut self, n: u32, action: u8, what: &str) -> Result<(), FenceError> {
         let body = serde_json::json!({"Outputs": [{"ID": n, "Action": action}]});
-        let r = self.call(
-            Request::get("/netio.json").body(
-                "POST",
-                "application/json",
-                body.to_string().into_bytes(),
-            ),
-            what,
-        )?;
+        let r = self.send(Request::get("/netio.json").body(
+            "POST",
+            "application/json",
+            body.to_string().into_bytes(),
+        ))?;
+        // The JSON API answers 403 to a write by a user it lets only read.
+        if r.status == 403 {
+            return Err(FenceError::Auth(format!(
+                "{} refused {what} (HTTP 403): the JSON API user may only read; give a user \
+                 with write access",
+                self.target.name()
+            )));
+        }
+        let r = self.check(r, what)?;
         parse_json(&r, what).map(|_| ())
     }
 
@@ -596,8 +626,7 @@ impl PowerSwitch for WebStrip {
             Kind::Tasmota => {
                 let n = self.outlet(plug)?;
                 let what = format!("Power{n}");
-                let r = self.call(self.tasmota_cmd(&what), &what)?;
-                let v = parse_json(&r, &what)?;
+                let (r, v) = self.tasmota(&what)?;
                 tasmota_state(&v, n).ok_or_else(|| self.bad(&what, &r))
             }
             Kind::Shelly => {
@@ -701,8 +730,7 @@ impl PowerSwitch for WebStrip {
                 })
                 .collect()),
             Kind::Tasmota => {
-                let r = self.call(self.tasmota_cmd("Power0"), "Power0")?;
-                let v = parse_json(&r, "Power0")?;
+                let (r, v) = self.tasmota("Power0")?;
                 let mut l = tasmota_list(&v);
                 if l.is_empty() {
                     return Err(self.bad("Power0", &r));
@@ -754,6 +782,13 @@ mod tests {
         assert_eq!(tasmota_state(&json!({"POWER": "ON"}), 1), Some(Power::On));
         assert_eq!(tasmota_state(&json!({"POWER": "ON"}), 2), None);
         assert_eq!(tasmota_state(&json!({"WARNING": "Need user"}), 1), None);
+        assert!(tasmota_needs_login(
+            &json!({"WARNING": "Need user=<username>&password=<password>"})
+        ));
+        // Backlog's answer on firmware before 12.0 is no refusal.
+        assert!(!tasmota_needs_login(
+            &json!({"WARNING": "Enable weblog 2 if response expected"})
+        ));
         let l = tasmota_list(&json!({"POWER2": "OFF", "POWER1": "ON", "Other": 1}));
         assert_eq!(l.len(), 2);
         assert_eq!((l[0].plug.as_str(), l[0].power), ("1", Some(Power::On)));
