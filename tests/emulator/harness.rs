@@ -68,7 +68,7 @@ pub struct EmuOpts {
     /// ESPurna API generation (its --espurna-firmware): "1.14" (1.13 and 1.14) or "1.15".
     pub espurna_firmware: &'static str,
     /// HTTP status of Tasmota's "Need user" reply (its --tasmota-auth-reply): 401, or 200 as
-    /// firmware before 2022 answered.
+    /// older firmware answered.
     pub tasmota_auth_reply: u16,
 }
 

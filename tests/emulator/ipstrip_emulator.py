@@ -7,11 +7,13 @@ One process, one set of outlets, every protocol fence_ipstrip speaks:
   HTTP (and HTTPS with --https):  ESPurna  /api/relay/N, /api/relay (apikey = password), as
                                            --espurna-firmware answers: 1.14 (1.13/1.14) or 1.15
                                   Tasmota  /cm?cmnd=PowerN, Status, FriendlyNameN, Backlog
-                                           with Delay (user/password in the query)
+                                           with Delay (user/password in the query; a wrong
+                                           one answered 401, or 200 with --tasmota-auth-reply)
                                   Shelly   /rpc/Switch.GetStatus, Switch.Set (with toggle_after),
                                            Switch.GetConfig, Shelly.GetStatus, Shelly.GetConfig
                                            (digest SHA-256, user admin)
-                                  NETIO    /netio.json  (GET, POST with Action 0-4; HTTP Basic)
+                                  NETIO    /netio.json  (GET, POST with Action 0-4; HTTP Basic;
+                                           403 to a POST by the read-only user)
   SNMP v1/v2c/v3 over UDP:        APC PowerNet MIB, rack PDU or MasterSwitch (--apc-model);
                                   v3 users u-noauth, u-md5, u-sha, u-{md5,sha}-{des,aes}
 
@@ -361,7 +363,7 @@ class Handler(BaseHTTPRequestHandler):
             "password" in SECRETS
             and (q.get("user") != SECRETS.get("username", "admin") or q.get("password") != SECRETS["password"])
         ):
-            # HandleHttpCommand: 401 since 2022 (Tasmota discussion 15420), 200 before.
+            # HandleHttpCommand: 401 in current firmware, 200 in older firmware.
             return self.reply(TASMOTA_AUTH_REPLY, {"WARNING": "Need user=<username>&password=<password>"})
         raw = q.get("cmnd", "").strip()
         word = raw.split(" ", 1)[0].lower()
@@ -1044,7 +1046,7 @@ def main():
     p.add_argument("--espurna-firmware", choices=["1.14", "1.15"], default="1.15",
                    help="ESPurna API generation: 1.14 (1.13 and 1.14) or 1.15 (current)")
     p.add_argument("--tasmota-auth-reply", type=int, choices=[200, 401], default=401,
-                   help="HTTP status of Tasmota's 'Need user' reply: 401 (current) or 200 (before 2022)")
+                   help="HTTP status of Tasmota's 'Need user' reply: 401 (current) or 200 (older firmware)")
     p.add_argument("--secrets", help="file of key=value: password, username, community, community_ro")
     p.add_argument("--hook", help="command run on each state change, with {outlet} {name} {state}")
     p.add_argument("--ready-file", help="write the chosen ports here as JSON once listening")

@@ -203,7 +203,7 @@ fn tasmota_refused(r: &Value) -> Option<&str> {
 
 /// Tasmota's answer to missing or wrong credentials:
 /// `{"WARNING":"Need user=<username>&password=<password>"}`, with HTTP 401
-/// from about 12.0 on and HTTP 200 before.
+/// from current firmware and HTTP 200 from older firmware.
 pub fn tasmota_needs_login(r: &Value) -> bool {
     r.get("WARNING")
         .and_then(Value::as_str)
@@ -524,9 +524,9 @@ impl WebStrip {
         Ok(names)
     }
 
-    /// One Tasmota command and its JSON reply. Firmware before the 401
-    /// answer (HandleHttpCommand of about 12.0) refuses a wrong password
-    /// with HTTP 200 and a warning; that is a credentials error too.
+    /// One Tasmota command and its JSON reply. Older firmware refuses a
+    /// wrong password with HTTP 200 and a warning instead of 401; that is a
+    /// credentials error too.
     fn tasmota(&self, what: &str) -> Result<(Response, Value), FenceError> {
         let r = self.call(self.tasmota_cmd(what), what)?;
         let v = parse_json(&r, what)?;
@@ -546,8 +546,8 @@ impl WebStrip {
     }
 
     /// One Tasmota order; a reply that says Unknown or Error is a refusal.
-    /// Backlog is queued and answered `{}` (or, before 12.0, with a warning
-    /// to enable weblog): the outlet is watched to see it done.
+    /// Backlog is queued unchecked and answered `{}` (older firmware: a
+    /// warning to enable weblog): the outlet is watched to see it done.
     fn tasmota_order(&mut self, what: String) -> Result<(), FenceError> {
         self.tasmota(&what).map(|_| ())
     }
