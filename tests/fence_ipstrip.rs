@@ -16,7 +16,8 @@ mod harness;
 use harness::*;
 use std::time::{Duration, Instant};
 
-const FAMILIES: &[&str] = &["espurna", "tasmota", "shelly", "netio", "apc", "snmp"];
+/// ESPurna is run against each firmware generation on its own (ESPURNA_FIRMWARES).
+const FAMILIES: &[&str] = &["tasmota", "shelly", "netio", "apc", "snmp"];
 
 #[test]
 fn every_action_of_every_family() {
@@ -24,6 +25,145 @@ fn every_action_of_every_family() {
         return;
     };
     for family in FAMILIES {
+        every_action(&emu, family);
+    }
+    emu.assert_no_secret_in_log();
+}
+
+#[test]
+fn espurna_every_action_on_both_firmware_generations() {
+    for firmware in ESPURNA_FIRMWARES {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            espurna_firmware: firmware,
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        every_action(&emu, "espurna");
+        // The list reads the relays' real states, relay 0 first.
+        emu.set(2, false);
+        let r = emu.agent("espurna", "list-status", "", "");
+        let want: Vec<String> = (0..OUTLETS)
+            .map(|i| format!("{i},relay{i},{}", if i == 1 { "OFF" } else { "ON" }))
+            .collect();
+        assert_eq!(r.stdout.lines().collect::<Vec<_>>(), want, "{firmware}");
+        emu.set(2, true);
+        // method=cycle is refused before anything is sent; names are refused with the reason.
+        emu.forget();
+        for action in ["reboot", "validate-all"] {
+            let r = emu.agent("espurna", action, "0", "method=cycle\n");
+            r.expect_fail_any(
+                &["ESPurna's HTTP API has no power-cycle order"],
+                &format!("{firmware} {action} method=cycle"),
+            );
+        }
+        let r = emu.agent("espurna", "off", "node1", "");
+        r.expect_fail_any(&["does not report relay names"], firmware);
+        assert_eq!(orders(&emu), 0, "{firmware}: nothing was switched");
+        assert!(emu.is_on(1), "{firmware}");
+        // A relay the device does not have is an error, not a state.
+        let r = emu.agent("espurna", "status", "6", "");
+        r.expect_fail_any(&["HTTP 404", "HTTP 500"], &format!("{firmware} relay 6"));
+        emu.assert_no_secret_in_log();
+    }
+}
+
+/// ESPurna's API as each firmware generation's source answers it (1.14: api.ino, relay.ino;
+/// 1.15: api.cpp, relay.cpp): what fence_ipstrip relies on, and what made the old requests fail.
+#[test]
+fn espurna_emulator_answers_as_each_firmware() {
+    for firmware in ESPURNA_FIRMWARES {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            espurna_firmware: firmware,
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        emu.set(2, false);
+        let key = emu.password.clone();
+        let get = |path: &str, accept: Option<&str>| {
+            let h: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+            emu.http("GET", &format!("{path}?apikey={key}"), &h, "")
+        };
+        let form = ("Content-Type", "application/x-www-form-urlencoded");
+        // Text for a single relay works on both: the common ground.
+        for accept in [Some("text/plain"), None, Some("*/*")] {
+            let (c, t, b) = get("/api/relay/0", accept);
+            assert_eq!(
+                (c, t.as_str(), b.as_str()),
+                (200, "text/plain", "1"),
+                "{firmware} {accept:?}"
+            );
+            assert_eq!(get("/api/relay/1", accept).2, "0", "{firmware}");
+        }
+        let put = |value: &str, ctype: (&str, &str)| {
+            emu.http(
+                "PUT",
+                "/api/relay/3",
+                &[("Accept", "text/plain"), ctype],
+                &format!("apikey={key}&value={value}"),
+            )
+        };
+        assert_eq!(put("0", form).2, "0", "{firmware}");
+        assert!(!emu.is_on(4), "{firmware}: PUT switched relay 3");
+        assert_eq!(put("1", form).2, "1", "{firmware}");
+        // POST switches nothing on either (404 on 1.15, a plain read on restful 1.14).
+        let (c, _, _) = emu.http(
+            "POST",
+            &format!("/api/relay/3?apikey={key}&value=0"),
+            &[form],
+            &format!("apikey={key}&value=0"),
+        );
+        assert!(emu.is_on(4), "{firmware}: POST switched ({c})");
+        // The key in the query of a PUT is not read.
+        let (c, _, _) = emu.http(
+            "PUT",
+            &format!("/api/relay/3?apikey={key}"),
+            &[form],
+            "value=0",
+        );
+        assert_eq!(c, 403, "{firmware}");
+        assert!(emu.is_on(4), "{firmware}");
+        let (c, _, _) = get("/api/relay/0", None);
+        assert_eq!(c, 200);
+        let (c, _, _) = emu.http("GET", "/api/relay/0?apikey=wrong", &[], "");
+        assert_eq!(c, 403, "{firmware}: wrong key");
+        if *firmware == "1.14" {
+            // JSON only for an Accept of exactly application/json; no all-relays endpoint.
+            let (c, _, b) = get("/api/relay/0", Some("application/json"));
+            assert_eq!((c, b.as_str()), (200, "{ \"relay/0\": 1 }"));
+            assert_eq!(
+                get("/api/relay/0", Some("application/json, text/plain")).2,
+                "1"
+            );
+            assert_eq!(get("/api/relay", Some("application/json")).0, 404);
+            assert_eq!(get("/api/relay/6", None).0, 404);
+        } else {
+            // Text only for a single relay: 406 to the Accept fence_ipstrip used to send.
+            let (c, t, b) = get("/api/relay/0", Some("application/json"));
+            assert_eq!(
+                (c, t.as_str(), b.as_str()),
+                (406, "text/plain", "text/plain")
+            );
+            // JSON only for all relays, as relayStatus.
+            let (c, t, b) = get("/api/relay", Some("application/json"));
+            assert_eq!((c, t.as_str()), (200, "application/json"));
+            assert_eq!(b, "{\"relayStatus\":[1,0,1,1,1,1]}");
+            let (c, _, b) = get("/api/relay", Some("text/plain"));
+            assert_eq!((c, b.as_str()), (406, "application/json"));
+            let (c, _, _) = emu.http("GET", "/api/relay?apikey=wrong", &[], "");
+            assert_eq!(c, 404, "the JSON handler does not take a wrong key");
+            assert_eq!(get("/api/relay/6", None).0, 500);
+            // PUT only as a form; a payload that is not a relay state fails.
+            assert_eq!(put("0", ("Content-Type", "application/json")).0, 404);
+            assert_eq!(put("maybe", form).0, 500);
+            assert!(emu.is_on(4));
+        }
+    }
+}
+
+fn every_action(emu: &Emulator, family: &str) {
+    {
         let a = |action: &str, plug: &str| emu.agent(family, action, plug, "");
         // Outlets start ON; numbers are the emulator's outlet numbers (1-based) as the
         // family spells them.
@@ -86,7 +226,6 @@ fn every_action_of_every_family() {
         a("monitor", "").expect(0, "");
         a("validate-all", "").expect(0, "");
     }
-    emu.assert_no_secret_in_log();
 }
 
 #[test]
@@ -141,8 +280,8 @@ fn delay_applies_to_off_and_reboot_only() {
 }
 
 /// Every fault, every family, the actions that must never succeed through it.
-fn fault_matrix(families: &[&str]) {
-    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+fn fault_matrix(families: &[&str], opts: &EmuOpts) {
+    let Some(emu) = Emulator::start(opts) else {
         return;
     };
     let quick = "shell_timeout=1\nlogin_timeout=1\npower_timeout=2\nstonith_status_sleep=0.2\n";
@@ -196,18 +335,35 @@ fn fault_matrix(families: &[&str]) {
 }
 
 #[test]
-fn faults_http_espurna_tasmota() {
-    fault_matrix(&["espurna", "tasmota"]);
+fn faults_http_espurna_firmware_1_14_and_tasmota() {
+    fault_matrix(
+        &["espurna", "tasmota"],
+        &EmuOpts {
+            espurna_firmware: "1.14",
+            ..EmuOpts::default()
+        },
+    );
+}
+
+#[test]
+fn faults_http_espurna_firmware_1_15() {
+    fault_matrix(
+        &["espurna"],
+        &EmuOpts {
+            espurna_firmware: "1.15",
+            ..EmuOpts::default()
+        },
+    );
 }
 
 #[test]
 fn faults_http_shelly_netio() {
-    fault_matrix(&["shelly", "netio"]);
+    fault_matrix(&["shelly", "netio"], &EmuOpts::default());
 }
 
 #[test]
 fn faults_snmp() {
-    fault_matrix(&["apc", "snmp"]);
+    fault_matrix(&["apc", "snmp"], &EmuOpts::default());
 }
 
 #[test]
@@ -849,4 +1005,88 @@ fn ambiguous_outlet_names_switch_nothing() {
         assert!(!emu.is_on(2) && emu.is_on(5), "{family}: only db, not db-b");
         emu.set(2, true);
     }
+}
+
+/// Tasmota and NETIO as their firmware answers (support_command.ino and xdrv_01_9_webserver.ino
+/// of arendst/Tasmota; NETIO's JSON API status codes): a wrong password answered with HTTP 200
+/// by older Tasmota, an index the device does not have, Backlog queued unchecked, a NETIO user
+/// who may only read.
+#[test]
+fn tasmota_and_netio_answers_as_their_firmware_gives_them() {
+    for code in [401u16, 200] {
+        let Some(emu) = Emulator::start(&EmuOpts {
+            tasmota_auth_reply: code,
+            ..EmuOpts::default()
+        }) else {
+            return;
+        };
+        for (action, extra) in [
+            ("status", ""),
+            ("off", ""),
+            ("list", ""),
+            ("monitor", ""),
+            ("reboot", "method=cycle\n"),
+        ] {
+            let r = emu.agent_with_password("tasmota", action, "1", extra, "wrong-password-42");
+            r.expect_fail_any(
+                &["refused the credentials"],
+                &format!("HTTP {code} {action} {extra:?}"),
+            );
+            assert!(!r.all_output().contains("wrong-password-42"));
+        }
+        assert_eq!(orders(&emu), 0, "HTTP {code}: nothing was switched");
+        assert!(emu.cycles().is_empty(), "HTTP {code}");
+    }
+
+    let Some(emu) = Emulator::start(&EmuOpts::default()) else {
+        return;
+    };
+    let cm = |cmnd: &str| {
+        let (c, _, b) = emu.http(
+            "GET",
+            &format!(
+                "/cm?user=admin&password={}&cmnd={}",
+                emu.password,
+                cmnd.replace(' ', "%20").replace(';', "%3B")
+            ),
+            &[],
+            "",
+        );
+        assert_eq!(c, 200, "{cmnd}: {b}");
+        serde_json::from_str::<serde_json::Value>(&b).unwrap_or_else(|_| panic!("{cmnd}: {b}"))
+    };
+    // An index above the relay count: CmndPower leaves the reply at {"Command":"Error"}.
+    assert_eq!(cm("Power9"), serde_json::json!({"Command": "Error"}));
+    let r = emu.agent("tasmota", "status", "9", "");
+    r.expect_fail_any(&["refused Power9"], "tasmota Power9");
+    // An argument that is no state shows the state.
+    assert_eq!(cm("Power2 maybe"), serde_json::json!({"POWER2": "ON"}));
+    // Backlog is queued unchecked and answered {}; a Delay out of range sets no delay, and an
+    // order for a relay the device does not have does nothing.
+    emu.forget();
+    assert_eq!(
+        cm("Backlog Power2 Off; Delay 0; Power9 On; Power2 On"),
+        serde_json::json!({})
+    );
+    assert_eq!(emu.wait_history(2, 5.0), vec![(2, false), (2, true)]);
+    assert_eq!(cm("Backlog"), serde_json::json!({"Backlog": "Empty"}));
+
+    // NETIO: a user with read access only reads, and is refused a switch with the reason.
+    emu.forget();
+    let reader = format!("username=reader\npassword={}\n", emu.ro_password);
+    emu.agent("netio", "status", "1", &reader)
+        .expect(0, "Status: ON");
+    emu.agent("netio", "list", "", &reader).expect(0, "1,node1");
+    for action in ["off", "reboot"] {
+        let r = emu.agent("netio", action, "1", &reader);
+        r.expect_fail_any(
+            &["the JSON API user may only read; give a user with write access"],
+            &format!("netio read-only {action}"),
+        );
+    }
+    let r = emu.agent("netio", "reboot", "1", &format!("{reader}method=cycle\n"));
+    r.expect_fail_any(&["may only read"], "netio read-only cycle");
+    assert!(emu.is_on(1));
+    assert_eq!(orders(&emu), 0, "the reader switched nothing");
+    emu.assert_no_secret_in_log();
 }

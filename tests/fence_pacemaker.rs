@@ -9,6 +9,7 @@
 //! * `--fence node-a` (off) switches both outlets of node-a's two power supplies off;
 //! * `--reboot node-b` switches outlet 3 off, then on;
 //! * with outlet 3 stuck ON, `--fence node-b` fails: fencing is reported only when confirmed;
+//! * the same again with `device=espurna`, against ESPurna API 1.14 and 1.15 in turn;
 //! * the strip's password never shows in `ps`, the CIB or Pacemaker's and corosync's logs.
 //!
 //! Run as root: `cargo test --release --test fence_pacemaker`. Without root it prints SKIPPED
@@ -23,7 +24,7 @@
 mod harness;
 mod pcmk_host;
 
-use harness::{EmuOpts, Emulator};
+use harness::{EmuOpts, Emulator, ESPURNA_FIRMWARES};
 use pcmk_host::{describe, down_if_ours, loud, repo, run};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -276,9 +277,16 @@ fn fence_ipstrip_under_pacemaker() {
     let hist = check("stonith_admin", &["--history", "node-b"]);
     assert!(hist.contains("reboot of node-b successful"), "{hist}");
 
+    // The same definition with device=espurna, against each ESPurna API generation in turn
+    // (relays count from 0: the host map names relays 0,1 and 2, the emulator's outlets 1-3).
+    let mut secrets = emu.secrets();
+    for firmware in ESPURNA_FIRMWARES {
+        espurna_under_pacemaker(firmware, &mut secrets);
+    }
+
     // No secret anywhere a user or another process could read it.
     let cib = check("cibadmin", &["-Q"]);
-    for secret in emu.secrets() {
+    for secret in secrets {
         assert!(!cib.contains(&secret), "a secret is in the CIB");
         for p in &ps_seen {
             assert!(!p.contains(&secret), "a secret is visible in ps");
@@ -296,5 +304,86 @@ fn fence_ipstrip_under_pacemaker() {
     assert!(
         agent_lines > 0,
         "the agent's messages reach Pacemaker's log"
+    );
+}
+
+/// Points the stonith resource at an ESPurna emulator of API generation `firmware`: the
+/// monitor reaches it, `--reboot node-b` is relay 2 off then on, `--fence node-a` switches
+/// relays 0 and 1 off, and with relay 2 stuck ON `--fence node-b` fails.
+fn espurna_under_pacemaker(firmware: &'static str, secrets: &mut Vec<String>) {
+    let Some(esp) = Emulator::start(&EmuOpts {
+        switch_delay: 0.5,
+        espurna_firmware: firmware,
+        ..EmuOpts::default()
+    }) else {
+        panic!("ESPurna {firmware}: emulator did not start");
+    };
+    secrets.extend(esp.secrets());
+    let pw_file = esp.dir.join("fence-strip.secret");
+    fs::write(&pw_file, format!("{}\n", esp.password)).expect("password file");
+    let crm = adapted_example(esp.http_port, &pw_file)
+        .replace("device=tasmota", "device=espurna")
+        .replace(
+            "pcmk_host_map=\"node-a:1,2;node-b:3\"",
+            "pcmk_host_map=\"node-a:0,1;node-b:2\"",
+        );
+    assert!(
+        crm.contains("device=espurna") && crm.contains("node-b:2\""),
+        "example changed shape:\n{crm}"
+    );
+    let crm_file = esp.dir.join("fence_ipstrip.crm");
+    fs::write(&crm_file, crm).expect("crm file");
+    check(
+        "crm",
+        &["configure", "load", "update", crm_file.to_str().unwrap()],
+    );
+    let log = || fs::read_to_string(esp.dir.join("emulator.log")).unwrap_or_default();
+    wait_for(
+        &format!("{RSC} started on ESPurna {firmware}, its monitor at the strip"),
+        Duration::from_secs(90),
+        || {
+            let o = run("crm_mon", &["-1", "--output-as=xml"]);
+            log().contains("GET /api/relay") && started(&String::from_utf8_lossy(&o.stdout))
+        },
+    );
+
+    esp.forget();
+    let r = stonith_admin(&["--reboot", "node-b", "--timeout", "60"]);
+    assert!(
+        r.status.success(),
+        "ESPurna {firmware}: {}",
+        describe("stonith_admin", &["--reboot", "node-b"], &r)
+    );
+    assert_eq!(
+        esp.history(),
+        vec![(3, false), (3, true)],
+        "ESPurna {firmware}"
+    );
+
+    esp.forget();
+    let r = stonith_admin(&["--fence", "node-a", "--timeout", "60"]);
+    assert!(
+        r.status.success(),
+        "ESPurna {firmware}: {}",
+        describe("stonith_admin", &["--fence", "node-a"], &r)
+    );
+    assert!(
+        !esp.is_on(1) && !esp.is_on(2) && esp.is_on(3),
+        "ESPurna {firmware}: node-a's relays off, node-b's on"
+    );
+
+    esp.fault("stuck", 3);
+    let r = stonith_admin(&["--fence", "node-b", "--timeout", "40"]);
+    assert!(
+        !r.status.success(),
+        "ESPurna {firmware}: fencing reported success with relay 2 stuck ON:\n{}",
+        describe("stonith_admin", &["--fence", "node-b"], &r)
+    );
+    assert!(esp.is_on(3), "ESPurna {firmware}");
+    esp.clear();
+    let hist = check("stonith_admin", &["--history", "node-a"]);
+    assert!(
+        hist.contains("off of node-a successful"),
+        "ESPurna {firmware}: {hist}"
     );
 }

@@ -65,7 +65,15 @@ pub struct EmuOpts {
     pub names: Option<Vec<String>>,
     /// Seconds an APC reboot or a NETIO short off keeps the outlet off (its --cycle-time).
     pub cycle_time: Option<f64>,
+    /// ESPurna API generation (its --espurna-firmware): "1.14" (1.13 and 1.14) or "1.15".
+    pub espurna_firmware: &'static str,
+    /// HTTP status of Tasmota's "Need user" reply (its --tasmota-auth-reply): 401, or 200 as
+    /// older firmware answered.
+    pub tasmota_auth_reply: u16,
 }
+
+/// The ESPurna API generations the emulator speaks, oldest first.
+pub const ESPURNA_FIRMWARES: &[&str] = &["1.14", "1.15"];
 
 impl Default for EmuOpts {
     fn default() -> Self {
@@ -76,6 +84,8 @@ impl Default for EmuOpts {
             hook: None,
             names: None,
             cycle_time: None,
+            espurna_firmware: "1.15",
+            tasmota_auth_reply: 401,
         }
     }
 }
@@ -130,6 +140,8 @@ pub struct Emulator {
     pub password: String,
     pub community: String,
     pub priv_password: String,
+    /// The password of the NETIO user `reader`, who may only read.
+    pub ro_password: String,
     outputs: Mutex<Vec<String>>,
 }
 
@@ -158,10 +170,12 @@ impl Emulator {
         let password = format!("Emu-Pa55-{}", random_hex(6));
         let community = format!("comm-{}", random_hex(6));
         let priv_password = format!("Priv-{}", random_hex(6));
+        let ro_password = format!("Read-{}", random_hex(6));
         std::fs::write(
             dir.join("secrets"),
             format!(
-                "password={password}\nusername=admin\ncommunity={community}\npriv_password={priv_password}\n"
+                "password={password}\nusername=admin\ncommunity={community}\npriv_password={priv_password}\n\
+                 ro_username=reader\nro_password={ro_password}\n"
             ),
         )
         .expect("secrets");
@@ -182,6 +196,8 @@ impl Emulator {
             .args(["--names", &names.join(",")])
             .args(["--switch-delay", &opts.switch_delay.to_string()])
             .args(["--apc-model", opts.apc_model])
+            .args(["--espurna-firmware", opts.espurna_firmware])
+            .args(["--tasmota-auth-reply", &opts.tasmota_auth_reply.to_string()])
             .arg("--secrets")
             .arg(dir.join("secrets"))
             .arg("--ready-file")
@@ -240,6 +256,7 @@ impl Emulator {
             password,
             community,
             priv_password,
+            ro_password,
             outputs: Mutex::new(Vec::new()),
         };
         let t = Instant::now();
@@ -270,6 +287,7 @@ impl Emulator {
             self.password.clone(),
             self.community.clone(),
             self.priv_password.clone(),
+            self.ro_password.clone(),
         ]
     }
 
@@ -286,6 +304,37 @@ impl Emulator {
         s.read_to_string(&mut out).expect("control reply");
         let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
         serde_json::from_str(body).unwrap_or_else(|_| panic!("control reply: {out}"))
+    }
+
+    /// One raw HTTP request to the strip's HTTP face: (status, content type, body).
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).expect("HTTP face");
+        s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: emu\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        write!(s, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).expect("request");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("reply");
+        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("status line: {out}"));
+        let ctype = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Type: "))
+            .unwrap_or("")
+            .to_string();
+        (status, ctype, body.to_string())
     }
 
     pub fn state(&self) -> serde_json::Value {

@@ -4,13 +4,16 @@
 
 One process, one set of outlets, every protocol fence_ipstrip speaks:
 
-  HTTP (and HTTPS with --https):  ESPurna  /api/relay/N  (apikey = password)
+  HTTP (and HTTPS with --https):  ESPurna  /api/relay/N, /api/relay (apikey = password), as
+                                           --espurna-firmware answers: 1.14 (1.13/1.14) or 1.15
                                   Tasmota  /cm?cmnd=PowerN, Status, FriendlyNameN, Backlog
-                                           with Delay (user/password in the query)
+                                           with Delay (user/password in the query; a wrong
+                                           one answered 401, or 200 with --tasmota-auth-reply)
                                   Shelly   /rpc/Switch.GetStatus, Switch.Set (with toggle_after),
                                            Switch.GetConfig, Shelly.GetStatus, Shelly.GetConfig
                                            (digest SHA-256, user admin)
-                                  NETIO    /netio.json  (GET, POST with Action 0-4; HTTP Basic)
+                                  NETIO    /netio.json  (GET, POST with Action 0-4; HTTP Basic;
+                                           403 to a POST by the read-only user)
   SNMP v1/v2c/v3 over UDP:        APC PowerNet MIB, rack PDU or MasterSwitch (--apc-model);
                                   v3 users u-noauth, u-md5, u-sha, u-{md5,sha}-{des,aes}
 
@@ -47,7 +50,8 @@ SNMP datagrams of garbage), auth (every credential is rejected), stuck (the outl
 OFF orders and stays ON).
 
 Secrets (password, communities) come from a file (--secrets FILE, lines key=value:
-password, username, community, community_ro, priv_password), never
+password, username, community, community_ro, priv_password; ro_username and ro_password for
+a NETIO user with read access only), never
 from the command line, so that they do not show in ps. Request logs never show queries.
 
 --hook 'CMD {outlet} {name} {state}' runs a command (no shell; placeholders substituted
@@ -271,30 +275,87 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "bad request: %s" % type(e).__name__})
         self.reply(404, "Not Found", "text/plain")
 
-    # ESPurna: apikey in the query (GET) or the form body (PUT).
+    # ESPurna, as the firmware generation given by --espurna-firmware answers.
     def espurna(self, method, path, q, body):
-        form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
-        key = form.get("apikey", q.get("apikey", ""))
-        if STRIP.fault == "auth" or key != SECRETS.get("password", ""):
-            return self.reply(403, "Forbidden", "text/plain")
-        json_wanted = "application/json" in (self.headers.get("Accept") or "")
-        if path == "/api/relay":
-            states = [1 if STRIP.state(i) else 0 for i in sorted(STRIP.outlets)]
-            return self.reply(200, {"relay": states})
-        relay = int(path.rsplit("/", 1)[1])
+        form = {}
+        if method == "PUT":
+            form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+        # Both generations read apikey from the form body of a PUT, from the query otherwise.
+        key = form.get("apikey") if method == "PUT" else q.get("apikey")
+        keyed = STRIP.fault != "auth" and key == SECRETS.get("password", "")
+        if ESPURNA_FIRMWARE == "1.14":
+            return self.espurna_114(method, path, q, form, keyed)
+        return self.espurna_115(method, path, form, keyed)
+
+    def espurna_relay_payload(self, i, value):
+        """relayParsePayload: 0, 1, 2 (toggle) or on/off/toggle in any case; None if neither."""
+        v = (value or "").strip().lower()
+        if v in ("0", "off"):
+            return False
+        if v in ("1", "on"):
+            return True
+        if v in ("2", "toggle"):
+            return not STRIP.state(i)
+        return None
+
+    def espurna_114(self, method, path, q, form, keyed):
+        """1.13/1.14: one key per relay ("relay/N"), no all-relays endpoint; restful: only a PUT
+        switches (a GET or POST with value just reads); JSON only for an Accept of exactly
+        application/json."""
+        parts = path.split("/")
+        if len(parts) != 4 or parts[3] == "" or not parts[3].isdigit():
+            return self.reply(404, "", "text/plain")
+        relay = int(parts[3])
         i = self.outlet(relay + 1)
         if i is None:
-            return self.reply(404, "Not Found", "text/plain")
-        if method == "PUT":
-            value = form.get("value", q.get("value"))
-            if value not in ("0", "1", "2"):
-                return self.reply(400, "Bad Request", "text/plain")
-            on = (not STRIP.state(i)) if value == "2" else value == "1"
-            STRIP.order(i, on)
+            return self.reply(404, "", "text/plain")
+        if not keyed:
+            return self.reply(403, "", "text/plain")
+        if method == "PUT" and "value" in form:
+            on = self.espurna_relay_payload(i, form["value"])
+            if on is not None:  # a wrong payload is logged and ignored
+                STRIP.order(i, on)
         v = 1 if STRIP.state(i) else 0
-        if json_wanted:
-            return self.reply(200, {"relay/%d" % relay: v})
+        if (self.headers.get("Accept") or "") == "application/json":
+            return self.reply(200, '{ "relay/%d": %d }' % (relay, v))
         return self.reply(200, str(v), "text/plain")
+
+    def espurna_115(self, method, path, form, keyed):
+        """1.15 (current): /api/relay is JSON only, {"relayStatus": [...]}; /api/relay/+ is
+        text only. An Accept header without the type or */* gets 406."""
+        accept = self.headers.get("Accept")
+        ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0]
+
+        def accepts(t):
+            return accept is None or "*/*" in accept or t in accept
+
+        if path == "/api/relay":
+            # A JSON handler: not taken (so 404) without the key, or for other methods.
+            if not keyed or method != "GET":
+                return self.reply(404, "", "text/plain")
+            if not accepts("application/json"):
+                return self.reply(406, "application/json", "text/plain")
+            states = [1 if STRIP.state(i) else 0 for i in sorted(STRIP.outlets)]
+            return self.reply(200, json.dumps({"relayStatus": states}, separators=(",", ":")))
+        parts = path.split("/")
+        if len(parts) != 4 or parts[3] == "":
+            return self.reply(404, "", "text/plain")
+        # A text handler takes GET, and PUT only as a form.
+        if method not in ("GET", "PUT") or (method == "PUT" and ctype != "application/x-www-form-urlencoded"):
+            return self.reply(404, "", "text/plain")
+        if not keyed:
+            return self.reply(403, "", "text/plain")
+        if not accepts("text/plain"):
+            return self.reply(406, "text/plain", "text/plain")
+        i = self.outlet(int(parts[3]) + 1) if parts[3].isdigit() else None
+        if i is None:  # the id does not parse as a relay: the handler fails
+            return self.reply(500, "", "text/plain")
+        if method == "PUT" and "value" in form:
+            on = self.espurna_relay_payload(i, form["value"])
+            if on is None:
+                return self.reply(500, "", "text/plain")
+            STRIP.order(i, on)
+        return self.reply(200, "1" if STRIP.state(i) else "0", "text/plain")
 
     # Tasmota: cm?user=..&password=..&cmnd=Power1%20Off
     def tasmota(self, q):
@@ -302,7 +363,8 @@ class Handler(BaseHTTPRequestHandler):
             "password" in SECRETS
             and (q.get("user") != SECRETS.get("username", "admin") or q.get("password") != SECRETS["password"])
         ):
-            return self.reply(401, {"WARNING": "Need user=<username>&password=<password>"})
+            # HandleHttpCommand: 401 in current firmware, 200 in older firmware.
+            return self.reply(TASMOTA_AUTH_REPLY, {"WARNING": "Need user=<username>&password=<password>"})
         raw = q.get("cmnd", "").strip()
         word = raw.split(" ", 1)[0].lower()
         if word in ("backlog", "backlog0", "backlog1"):
@@ -321,28 +383,32 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(200, result)
 
     def tasmota_power(self, raw):
-        """Power<N> [arg]: the reply object, or None for a command that is not one."""
+        """Power<N> [arg]: the reply object, or None for a command that is not one.
+
+        As CmndPower: an index above the relay count leaves the reply at {"Command":"Error"};
+        an argument that is no state just shows the state."""
         cmnd = raw.split()
         if not cmnd or not cmnd[0].lower().startswith("power"):
             return None
         num = cmnd[0][5:] or "1"
         if not num.isdigit():
             return None
+
+        def key(i):
+            return "POWER" if len(STRIP.outlets) == 1 else "POWER%d" % i
+
         if num == "0":
-            return {"POWER%d" % i: "ON" if STRIP.state(i) else "OFF" for i in sorted(STRIP.outlets)}
+            return {key(i): "ON" if STRIP.state(i) else "OFF" for i in sorted(STRIP.outlets)}
         i = self.outlet(int(num))
         if i is None:
-            return None
+            return {"Command": "Error"}
         if len(cmnd) > 1:
             arg = cmnd[1].lower()
             if arg in ("on", "1", "true"):
                 STRIP.order(i, True)
             elif arg in ("off", "0", "false"):
                 STRIP.order(i, False)
-            else:
-                return {"Command": "Error"}
-        key = "POWER" if len(STRIP.outlets) == 1 else "POWER%d" % i
-        return {key: "ON" if STRIP.state(i) else "OFF"}
+        return {key(i): "ON" if STRIP.state(i) else "OFF"}
 
     def tasmota_status(self):
         names = [STRIP.outlets[i]["name"] for i in sorted(STRIP.outlets)][:8]
@@ -352,43 +418,38 @@ class Handler(BaseHTTPRequestHandler):
                            "PowerOnState": 3, "LedState": 1, "SaveData": 1, "SaveState": 1}}
 
     def tasmota_backlog(self, text, gaps):
-        """Backlog: commands run one after the other in the background; Delay in 0.1 s."""
+        """Backlog: CmndBacklog queues the commands unchecked and answers nothing of its own, so
+        the web reply is {} (the log holds no result yet); the loop then runs them one by one.
+        A Delay outside 2..3600 (tenths of a second) sets no delay; a Power order the device
+        cannot carry out does nothing."""
+        cmds = [c.strip() for c in text.split(";") if c.strip()]
+        if not cmds:
+            return self.reply(200, {"Backlog": "Empty"})
         steps = []
-        for c in (c.strip() for c in text.split(";")):
-            if not c:
-                continue
+        for c in cmds:
             parts = c.split()
             if parts[0].lower() == "delay":
-                if len(parts) != 2 or not parts[1].isdigit() or not 2 <= int(parts[1]) <= 3600:
-                    return self.reply(200, {"Command": "Error"})
-                steps.append(("delay", int(parts[1]) / 10.0))
-            elif parts[0].lower().startswith("power") and len(parts) == 2:
-                num = parts[0][5:] or "1"
-                if not num.isdigit() or self.outlet(int(num)) is None:
-                    return self.reply(200, {"Command": "Error"})
-                if parts[1].lower() not in ("on", "off", "1", "0"):
-                    return self.reply(200, {"Command": "Error"})
-                steps.append(("power", c))
+                n = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else -1
+                steps.append(("delay", n / 10.0 if 2 <= n <= 3600 else 0.0, c))
             else:
-                return self.reply(200, {"Command": "Unknown"})
-        powers = [c for k, c in steps if k == "power"]
+                steps.append(("cmnd", 0.0, c))
+        powers = [c for k, _, c in steps if k == "cmnd" and c.lower().startswith("power")]
         if powers:
-            first = int(powers[0].split()[0][5:] or "1")
+            num = powers[0].split()[0][5:] or "1"
             with LOCK:
-                STRIP.cycles.append([first, "tasmota Backlog " + "; ".join(
-                    c if k == "power" else "Delay %d" % round(c * 10) for k, c in steps)])
+                STRIP.cycles.append([int(num) if num.isdigit() else 0, "tasmota Backlog " + "; ".join(
+                    "Delay %d" % round(d * 10) if k == "delay" else c for k, d, c in steps)])
 
         def run():
-            for k, c in steps:
+            for k, d, c in steps:
                 if k == "delay":
-                    time.sleep(c)
-                else:
-                    self.tasmota_power(c)
-                    if gaps:
-                        time.sleep(0.2)  # SetOption34: 200 ms between backlog commands
+                    time.sleep(d)
+                    continue
+                self.tasmota_power(c)
+                if gaps:
+                    time.sleep(0.2)  # SetOption34: 200 ms between backlog commands
 
         threading.Thread(target=run, daemon=True).start()
-        # The command's own reply is cleared; the web request gets what the log holds.
         return self.reply(200, {})
 
     # Shelly Gen2: RPC over GET, digest authentication (SHA-256) when a password is set.
@@ -462,8 +523,16 @@ class Handler(BaseHTTPRequestHandler):
         want = "Basic " + base64.b64encode(
             ("%s:%s" % (SECRETS.get("username", "admin"), SECRETS.get("password", ""))).encode()
         ).decode()
-        if STRIP.fault == "auth" or ("password" in SECRETS and self.headers.get("Authorization") != want):
+        reader = "Basic " + base64.b64encode(
+            ("%s:%s" % (SECRETS.get("ro_username", ""), SECRETS.get("ro_password", ""))).encode()
+        ).decode()
+        given = self.headers.get("Authorization")
+        read_only = "ro_password" in SECRETS and given == reader
+        if STRIP.fault == "auth" or ("password" in SECRETS and given != want and not read_only):
             return self.reply(401, "Unauthorized", "text/plain", headers=[("WWW-Authenticate", 'Basic realm="netio"')])
+        if method == "POST" and read_only:
+            # A user with read access only may not switch (403, "insufficient permissions").
+            return self.reply(403, "Forbidden", "text/plain")
         if method == "POST":
             req = json.loads(body or b"{}")
             for o in req.get("Outputs", []):
@@ -489,6 +558,8 @@ class Handler(BaseHTTPRequestHandler):
 REALM = "shellyplus-emulator"
 NONCES = set()
 CYCLE_TIME = 5.0
+ESPURNA_FIRMWARE = "1.15"
+TASMOTA_AUTH_REPLY = 401
 
 
 # ------------------------------------------------------------------ SNMP face ----
@@ -972,13 +1043,19 @@ def main():
     p.add_argument("--switch-delay", type=float, default=0.0, help="seconds before an order takes effect")
     p.add_argument("--cycle-time", type=float, default=5.0,
                    help="seconds an APC reboot or NETIO short off keeps the outlet off")
+    p.add_argument("--espurna-firmware", choices=["1.14", "1.15"], default="1.15",
+                   help="ESPurna API generation: 1.14 (1.13 and 1.14) or 1.15 (current)")
+    p.add_argument("--tasmota-auth-reply", type=int, choices=[200, 401], default=401,
+                   help="HTTP status of Tasmota's 'Need user' reply: 401 (current) or 200 (older firmware)")
     p.add_argument("--secrets", help="file of key=value: password, username, community, community_ro")
     p.add_argument("--hook", help="command run on each state change, with {outlet} {name} {state}")
     p.add_argument("--ready-file", help="write the chosen ports here as JSON once listening")
     a = p.parse_args()
 
-    global STRIP, SECRETS, CYCLE_TIME
+    global STRIP, SECRETS, CYCLE_TIME, ESPURNA_FIRMWARE, TASMOTA_AUTH_REPLY
     SECRETS = read_secrets(a.secrets)
+    TASMOTA_AUTH_REPLY = a.tasmota_auth_reply
+    ESPURNA_FIRMWARE = a.espurna_firmware
     CYCLE_TIME = a.cycle_time
     USM.setup()
     names = [n for n in a.names.split(",") if n]

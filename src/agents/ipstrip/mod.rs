@@ -330,7 +330,8 @@ pub static META: FenceMeta = FenceMeta {
     shortdesc:
         "Fence agent for IP power strips (ESPurna, Tasmota, Shelly, NETIO, APC and other SNMP PDUs)",
     longdesc: "fence_ipstrip switches the outlets of network power strips that feed cluster \
-nodes. It speaks HTTP to ESPurna (relay API with API key), Tasmota (cm?cmnd=PowerN), \
+nodes. It speaks HTTP to ESPurna 1.13 and later (relay API with API key, relays read and \
+switched as plain text, which every generation answers), Tasmota (cm?cmnd=PowerN), \
 Shelly Gen2 (Switch.GetStatus and Switch.Set RPC, digest authentication) and NETIO \
 (JSON API) devices, and SNMP v1, v2c and v3 to APC rack PDUs and MasterSwitch units \
 (PowerNet MIB) or to any strip whose status and control OIDs are given. HTTPS certificates \

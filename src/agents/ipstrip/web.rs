@@ -69,11 +69,29 @@ fn check_plug_number(plug: &str, min: u32) -> Result<u32, FenceError> {
         })
 }
 
-/// ESPurna: `GET /api/relay/N` and `PUT /api/relay/N` with `value`, the
-/// API key as `apikey` (the `password` option). Relays count from 0.
-pub fn espurna_state(r: &Value, relay: u32) -> Option<Power> {
-    r.get(format!("relay/{relay}")).and_then(power_of)
+/// ESPurna's reply to `/api/relay/N` as plain text: `0` or `1`, the relay's
+/// target state. Every firmware from 1.13 on answers so when asked for
+/// `text/plain` (1.13 and 1.14 answer JSON only to an Accept of exactly
+/// `application/json`; 1.15 serves this endpoint as text only and answers
+/// 406 to an Accept without `text/plain` or `*/*`).
+pub fn espurna_text_state(body: &str) -> Option<Power> {
+    match body.trim() {
+        "1" => Some(Power::On),
+        "0" => Some(Power::Off),
+        _ => None,
+    }
 }
+
+/// ESPurna 1.15's all-relays endpoint `/api/relay` (JSON only):
+/// `{"relayStatus":[1,0,...]}`, relay 0 first. 1.13 and 1.14 have no such
+/// endpoint (404).
+pub fn espurna_relay_status(v: &Value) -> Option<Vec<Option<Power>>> {
+    let list = v.get("relayStatus")?.as_array()?;
+    Some(list.iter().map(power_of).collect())
+}
+
+/// ESPurna counts at most this many relays (1.15's RelaysMax).
+const ESPURNA_RELAYS_MAX: u32 = 32;
 
 /// Tasmota: `{"POWER1":"ON"}`; a single-relay device answers `POWER`.
 pub fn tasmota_state(r: &Value, relay: u32) -> Option<Power> {
@@ -181,6 +199,15 @@ pub fn outlet_named(names: &[(u32, String)], name: &str, device: &str) -> Result
 /// or `{"Command":"Error"}`.
 fn tasmota_refused(r: &Value) -> Option<&str> {
     r.get("Command").and_then(Value::as_str)
+}
+
+/// Tasmota's answer to missing or wrong credentials:
+/// `{"WARNING":"Need user=<username>&password=<password>"}`, with HTTP 401
+/// from current firmware and HTTP 200 from older firmware.
+pub fn tasmota_needs_login(r: &Value) -> bool {
+    r.get("WARNING")
+        .and_then(Value::as_str)
+        .is_some_and(|w| w.starts_with("Need user="))
 }
 
 /// Shelly Gen2: `Switch.GetStatus` answers `{"id":0,"output":true,...}`.
@@ -333,7 +360,13 @@ impl WebStrip {
 
     /// Sends a request, with Basic or Digest credentials as the family
     /// wants, and turns HTTP errors into messages that say what to check.
-    fn call(&self, mut req: Request, what: &str) -> Result<Response, FenceError> {
+    fn call(&self, req: Request, what: &str) -> Result<Response, FenceError> {
+        let r = self.send(req)?;
+        self.check(r, what)
+    }
+
+    /// Sends a request with the family's credentials; any HTTP status.
+    fn send(&self, mut req: Request) -> Result<Response, FenceError> {
         if self.kind == Kind::Netio {
             if let Some(u) = &self.username {
                 let cred = base64_encode(format!("{u}:{}", self.password()).as_bytes());
@@ -365,6 +398,11 @@ impl WebStrip {
                 .target
                 .send(&req.clone().header("Authorization", &auth))?;
         }
+        Ok(r)
+    }
+
+    /// A 2xx reply, or the error its status means.
+    fn check(&self, r: Response, what: &str) -> Result<Response, FenceError> {
         match r.status {
             200..=299 => Ok(r),
             401 | 403 => Err(FenceError::Auth(format!(
@@ -410,7 +448,11 @@ impl WebStrip {
         Request::get(q)
     }
 
-    fn espurna(&self, path: &str, value: Option<u8>) -> Request {
+    /// An ESPurna API request. GET carries `apikey` in the query; PUT carries
+    /// it and `value` in a form body, where both firmware generations read
+    /// them (neither takes POST, and 1.15 takes PUT only as exactly
+    /// `application/x-www-form-urlencoded`).
+    fn espurna(&self, path: &str, value: Option<u8>, accept: &str) -> Request {
         let key = encode(self.password());
         match value {
             None => Request::get(format!("{path}?apikey={key}")),
@@ -420,7 +462,40 @@ impl WebStrip {
                 format!("apikey={key}&value={v}").into_bytes(),
             ),
         }
-        .header("Accept", "application/json")
+        .header("Accept", accept)
+    }
+
+    /// One relay's state, asked for as text (both generations).
+    fn espurna_relay(&self, n: u32, value: Option<u8>, what: &str) -> Result<Power, FenceError> {
+        let req = self.espurna(&format!("/api/relay/{n}"), value, "text/plain");
+        let r = self.call(req, what)?;
+        espurna_text_state(&r.text()).ok_or_else(|| self.bad(what, &r))
+    }
+
+    /// All relays: 1.15's `/api/relay` in one request; where the device has
+    /// no such endpoint (1.13, 1.14: 404), relay by relay from 0 until one
+    /// does not exist (404 on 1.13 and 1.14, 500 on 1.15).
+    fn espurna_list(&self) -> Result<Vec<Option<Power>>, FenceError> {
+        let what = "relay list (/api/relay)";
+        let r = self.send(self.espurna("/api/relay", None, "application/json"))?;
+        if r.status != 404 {
+            let r = self.check(r, what)?;
+            let v = parse_json(&r, what)?;
+            return espurna_relay_status(&v).ok_or_else(|| self.bad(what, &r));
+        }
+        let mut out = Vec::new();
+        for n in 0..ESPURNA_RELAYS_MAX {
+            let what = format!("relay {n} status");
+            let r = self.send(self.espurna(&format!("/api/relay/{n}"), None, "text/plain"))?;
+            if n > 0 && (r.status == 404 || r.status == 500) {
+                break;
+            }
+            let r = self.check(r, &what)?;
+            out.push(Some(
+                espurna_text_state(&r.text()).ok_or_else(|| self.bad(&what, &r))?,
+            ));
+        }
+        Ok(out)
     }
 
     /// Outlet names as the strip reports them (cached for the run).
@@ -433,10 +508,7 @@ impl WebStrip {
             Kind::Espurna => Vec::new(),
             // Firmware without a FriendlyName list answers Status all the
             // same; its outlets then have numbers only.
-            Kind::Tasmota => {
-                let r = self.call(self.tasmota_cmd("Status"), "Status")?;
-                tasmota_names(&parse_json(&r, "Status")?).unwrap_or_default()
-            }
+            Kind::Tasmota => tasmota_names(&self.tasmota("Status")?.1).unwrap_or_default(),
             Kind::Shelly => {
                 let what = "Shelly.GetConfig";
                 let r = self.call(Request::get("/rpc/Shelly.GetConfig"), what)?;
@@ -452,14 +524,32 @@ impl WebStrip {
         Ok(names)
     }
 
-    /// One Tasmota command; a reply that says Unknown or Error is a refusal.
-    fn tasmota_order(&mut self, what: String) -> Result<(), FenceError> {
-        let r = self.call(self.tasmota_cmd(&what), &what)?;
-        let v = parse_json(&r, &what)?;
-        if tasmota_refused(&v).is_some() {
-            return Err(self.refused(&what, &r));
+    /// One Tasmota command and its JSON reply. Older firmware refuses a
+    /// wrong password with HTTP 200 and a warning instead of 401; that is a
+    /// credentials error too.
+    fn tasmota(&self, what: &str) -> Result<(Response, Value), FenceError> {
+        let r = self.call(self.tasmota_cmd(what), what)?;
+        let v = parse_json(&r, what)?;
+        if tasmota_needs_login(&v) {
+            return Err(FenceError::Auth(format!(
+                "{} refused the credentials for {what} (\"Need user=...&password=...\"): \
+                 check username and password",
+                self.target.name()
+            )));
         }
-        Ok(())
+        // An index the device does not have, or an argument it does not
+        // take: {"Command":"Error"} (or "Unknown").
+        if tasmota_refused(&v).is_some() {
+            return Err(self.refused(what, &r));
+        }
+        Ok((r, v))
+    }
+
+    /// One Tasmota order; a reply that says Unknown or Error is a refusal.
+    /// Backlog is queued unchecked and answered `{}` (older firmware: a
+    /// warning to enable weblog): the outlet is watched to see it done.
+    fn tasmota_order(&mut self, what: String) -> Result<(), FenceError> {
+        self.tasmota(&what).map(|_| ())
     }
 
     /// Shelly Gen2 `Switch.Set` of switch `n` with the given query
@@ -480,14 +570,20 @@ impl WebStrip {
     /// A NETIO JSON API action (0 off, 1 on, 2 short off) on output `n`.
     fn netio_action(&mut self, n: u32, action: u8, what: &str) -> Result<(), FenceError> {
         let body = serde_json::json!({"Outputs": [{"ID": n, "Action": action}]});
-        let r = self.call(
-            Request::get("/netio.json").body(
-                "POST",
-                "application/json",
-                body.to_string().into_bytes(),
-            ),
-            what,
-        )?;
+        let r = self.send(Request::get("/netio.json").body(
+            "POST",
+            "application/json",
+            body.to_string().into_bytes(),
+        ))?;
+        // The JSON API answers 403 to a write by a user it lets only read.
+        if r.status == 403 {
+            return Err(FenceError::Auth(format!(
+                "{} refused {what} (HTTP 403): the JSON API user may only read; give a user \
+                 with write access",
+                self.target.name()
+            )));
+        }
+        let r = self.check(r, what)?;
         parse_json(&r, what).map(|_| ())
     }
 
@@ -525,16 +621,12 @@ impl PowerSwitch for WebStrip {
         match self.kind {
             Kind::Espurna => {
                 let n = self.outlet(plug)?;
-                let what = format!("relay {n} status");
-                let r = self.call(self.espurna(&format!("/api/relay/{n}"), None), &what)?;
-                let v = parse_json(&r, &what)?;
-                espurna_state(&v, n).ok_or_else(|| self.bad(&what, &r))
+                self.espurna_relay(n, None, &format!("relay {n} status"))
             }
             Kind::Tasmota => {
                 let n = self.outlet(plug)?;
                 let what = format!("Power{n}");
-                let r = self.call(self.tasmota_cmd(&what), &what)?;
-                let v = parse_json(&r, &what)?;
+                let (r, v) = self.tasmota(&what)?;
                 tasmota_state(&v, n).ok_or_else(|| self.bad(&what, &r))
             }
             Kind::Shelly => {
@@ -568,13 +660,10 @@ impl PowerSwitch for WebStrip {
         match self.kind {
             Kind::Espurna => {
                 let n = self.outlet(plug)?;
-                let what = format!("relay {n} {power}");
-                let r = self.call(
-                    self.espurna(&format!("/api/relay/{n}"), Some(u8::from(on))),
-                    &what,
-                )?;
-                // The reply echoes the new value; the loop confirms anyway.
-                parse_json(&r, &what).map(|_| ())
+                // The reply is the relay's target state; the loop confirms
+                // by reading it back anyway.
+                self.espurna_relay(n, Some(u8::from(on)), &format!("relay {n} {power}"))
+                    .map(|_| ())
             }
             Kind::Tasmota => {
                 let n = self.outlet(plug)?;
@@ -630,27 +719,18 @@ impl PowerSwitch for WebStrip {
 
     fn list(&mut self) -> Result<Vec<Outlet>, FenceError> {
         match self.kind {
-            Kind::Espurna => {
-                let what = "relay list";
-                let r = self.call(self.espurna("/api/relay", None), what)?;
-                let v = parse_json(&r, what)?;
-                let relays = v
-                    .get("relay")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| self.bad(what, &r))?;
-                Ok(relays
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| Outlet {
-                        plug: i.to_string(),
-                        alias: format!("relay{i}"),
-                        power: power_of(s),
-                    })
-                    .collect())
-            }
+            Kind::Espurna => Ok(self
+                .espurna_list()?
+                .into_iter()
+                .enumerate()
+                .map(|(i, power)| Outlet {
+                    plug: i.to_string(),
+                    alias: format!("relay{i}"),
+                    power,
+                })
+                .collect()),
             Kind::Tasmota => {
-                let r = self.call(self.tasmota_cmd("Power0"), "Power0")?;
-                let v = parse_json(&r, "Power0")?;
+                let (r, v) = self.tasmota("Power0")?;
                 let mut l = tasmota_list(&v);
                 if l.is_empty() {
                     return Err(self.bad("Power0", &r));
@@ -684,9 +764,17 @@ mod tests {
 
     #[test]
     fn device_replies() {
-        assert_eq!(espurna_state(&json!({"relay/0": 1}), 0), Some(Power::On));
-        assert_eq!(espurna_state(&json!({"relay/1": 0}), 1), Some(Power::Off));
-        assert_eq!(espurna_state(&json!({"relay/1": 0}), 0), None);
+        assert_eq!(espurna_text_state("1"), Some(Power::On));
+        assert_eq!(espurna_text_state("0\r\n"), Some(Power::Off));
+        // 1.14's JSON reply, or 1.15's 406 body, is not a relay state.
+        assert_eq!(espurna_text_state("{ \"relay/0\": 1 }"), None);
+        assert_eq!(espurna_text_state("text/plain"), None);
+        assert_eq!(espurna_text_state("2"), None);
+        assert_eq!(
+            espurna_relay_status(&json!({"relayStatus": [1, 0, 1]})),
+            Some(vec![Some(Power::On), Some(Power::Off), Some(Power::On)])
+        );
+        assert_eq!(espurna_relay_status(&json!({"relay": [1, 0]})), None);
         assert_eq!(
             tasmota_state(&json!({"POWER2": "OFF"}), 2),
             Some(Power::Off)
@@ -694,6 +782,13 @@ mod tests {
         assert_eq!(tasmota_state(&json!({"POWER": "ON"}), 1), Some(Power::On));
         assert_eq!(tasmota_state(&json!({"POWER": "ON"}), 2), None);
         assert_eq!(tasmota_state(&json!({"WARNING": "Need user"}), 1), None);
+        assert!(tasmota_needs_login(
+            &json!({"WARNING": "Need user=<username>&password=<password>"})
+        ));
+        // Backlog's answer on firmware before 12.0 is no refusal.
+        assert!(!tasmota_needs_login(
+            &json!({"WARNING": "Enable weblog 2 if response expected"})
+        ));
         let l = tasmota_list(&json!({"POWER2": "OFF", "POWER1": "ON", "Other": 1}));
         assert_eq!(l.len(), 2);
         assert_eq!((l[0].plug.as_str(), l[0].power), ("1", Some(Power::On)));
