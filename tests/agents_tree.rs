@@ -6,6 +6,8 @@
 //! `target/release/storha`. This test fails when the tree and the registry
 //! disagree, or a link leads anywhere else.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

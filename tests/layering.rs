@@ -3,6 +3,8 @@
 //! OCF framework, which uses the command runner, which uses the deadline.
 //! A `use` of a higher layer from a lower one fails here, with the line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

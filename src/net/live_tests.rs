@@ -16,11 +16,21 @@ use super::netlink::*;
 use super::packet::*;
 use super::*;
 
+/// A loud skip line, or a failure under CI (`CI` set), where no test may
+/// pass by skipping.
+fn skip(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why}, and CI is set: refusing to skip"
+    );
+    eprintln!("\n*** SKIPPED: {why} ***\n");
+}
+
 fn is_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         true
     } else {
-        eprintln!("\n*** SKIPPED: needs root (live network namespace test) ***\n");
+        skip("needs root (live network namespace test)");
         false
     }
 }
@@ -31,9 +41,7 @@ fn in_netns(f: impl FnOnce() + Send + 'static) {
     let t = std::thread::spawn(move || match unshare(CloneFlags::CLONE_NEWNET) {
         Ok(()) => f(),
         // Root in a container without CAP_SYS_ADMIN.
-        Err(nix::errno::Errno::EPERM) => {
-            eprintln!("\n*** SKIPPED: needs root with CAP_SYS_ADMIN (unshare: EPERM) ***\n")
-        }
+        Err(nix::errno::Errno::EPERM) => skip("needs root with CAP_SYS_ADMIN (unshare: EPERM)"),
         Err(e) => panic!("unshare(CLONE_NEWNET): {e}"),
     });
     if let Err(p) = t.join() {
