@@ -34,7 +34,7 @@ BUILD_ENV   :=
 RELEASE_BIN := target/release/storha
 endif
 
-.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata demo clean
+.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata man demo clean
 
 all: build
 
@@ -83,6 +83,16 @@ metadata: build
 	@for a in $(OCF_AGENTS) $(FENCE_AGENTS); do \
 		$(RELEASE_BIN) meta-data $$a > ocf-metadata/$$a.xml || exit 1; \
 		echo "ocf-metadata/$$a.xml"; \
+	done
+
+# Manual pages from the agents' own tables: ocf_storha_<agent>.7, fence_ipstrip.8, storha.8.
+MANDIR ?= $(PREFIX)/share/man
+man: build
+	@mkdir -p target/man
+	@for p in storha $(addprefix ocf_storha_,$(OCF_AGENTS)) $(FENCE_AGENTS); do \
+		case $$p in ocf_*) s=7;; *) s=8;; esac; \
+		$(RELEASE_BIN) man $$p > target/man/$$p.$$s || exit 1; \
+		echo "target/man/$$p.$$s"; \
 	done
 
 install: build

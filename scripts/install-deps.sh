@@ -17,7 +17,7 @@ NEEDS=(
   "/usr/share/resource-agents/ra-api-1.dtd resource-agents"
   "pacemakerd pacemaker" "crm_mon pacemaker-cli-utils" "crm_verify pacemaker-cli-utils"
   "stonith_admin pacemaker-cli-utils" "corosync corosync" "crm crmsh"
-  "hyperfine hyperfine" "strace strace"
+  "hyperfine hyperfine" "strace strace" "groff groff-base"   # groff: the manual pages' test
   "fence_apc_snmp fence-agents" "snmpget snmp"  # independent clients fence_ipstrip is checked against
   "openssl openssl"                        # HTTPS test certificates of the strip emulator
   "/usr/bin/python3 python3"

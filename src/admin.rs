@@ -16,6 +16,7 @@ storha: Pacemaker resource agents for a highly available NFS storage cluster
 usage:
   storha list                          agents this binary provides
   storha meta-data AGENT               print the agent's OCF meta-data
+  storha man AGENT|storha              print a manual page (roff)
   storha AGENT ACTION [options]        run an action as Pacemaker would
   storha --help | --version
 
@@ -173,6 +174,14 @@ pub fn main(args: &[String]) -> u8 {
                 return 2;
             };
             print!("{}", entry.metadata_xml());
+            return 0;
+        }
+        Some("man") => {
+            let Some(text) = args.get(1).and_then(|n| crate::manpage::page(n, HELP)) else {
+                eprintln!("storha: man needs an agent name or storha ({})", names());
+                return 2;
+            };
+            print!("{text}");
             return 0;
         }
         Some(_) => {}

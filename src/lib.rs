@@ -7,6 +7,7 @@ pub mod agents;
 pub mod cmd;
 pub mod deadline;
 pub mod fence;
+pub mod manpage;
 pub mod net;
 pub mod ocf;
 pub mod registry;
