@@ -11,6 +11,8 @@
 mod params;
 mod score;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use crate::cmd::{Cmd, CmdError};
 use crate::ocf::attrs::{NodeAttr, Promotion};
@@ -38,6 +40,11 @@ const NO_UPTODATE_DATA: i32 = 17;
 pub trait Host {
     /// /proc/drbd, or `None` when the module is not loaded.
     fn proc_drbd(&self) -> Option<String>;
+    /// The loaded module's version (the first line of /proc/drbd), `None`
+    /// when it is not loaded. Read once per action.
+    fn module_version(&self) -> Option<Version> {
+        self.proc_drbd().as_deref().and_then(state::proc_version)
+    }
     fn is_block(&self, path: &str) -> bool;
     fn readable(&self, path: &str) -> bool;
     /// What holds /dev/drbdMINOR: holders, mounts, processes.
@@ -160,7 +167,7 @@ fn promoted_max(ctx: &Ctx) -> u32 {
 
 /// The DRBD module's version: /proc/drbd when loaded, else modinfo.
 fn module_version(ctx: &Ctx, host: &dyn Host) -> Option<Version> {
-    if let Some(v) = host.proc_drbd().as_deref().and_then(state::proc_version) {
+    if let Some(v) = host.module_version() {
         return Some(v);
     }
     let out = ctx
@@ -168,10 +175,6 @@ fn module_version(ctx: &Ctx, host: &dyn Host) -> Option<Version> {
         .run(&Cmd::new("modinfo").args(["-F", "version", "drbd"]))
         .ok()?;
     Version::parse_prefix(out.stdout.trim())
-}
-
-fn version_of(host: &dyn Host) -> Option<Version> {
-    host.proc_drbd().as_deref().and_then(state::proc_version)
 }
 
 /// The minors of the resource from `drbdadm sh-minor`, with the reason why
@@ -235,7 +238,12 @@ fn cached_minors(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Vec<u32>, O
 }
 
 impl<'a> Drbd<'a> {
-    fn new(ctx: &'a Ctx<'a>, cfg: &'a Config, host: &'a dyn Host) -> Result<Self, OcfError> {
+    fn new(
+        ctx: &'a Ctx<'a>,
+        cfg: &'a Config,
+        host: &'a dyn Host,
+        version: Version,
+    ) -> Result<Self, OcfError> {
         let recurring_monitor =
             matches!(ctx.action, Action::Monitor | Action::Status) && !ctx.is_probe();
         let minors = if recurring_monitor {
@@ -243,7 +251,7 @@ impl<'a> Drbd<'a> {
         } else {
             config_minors(ctx, cfg, host)?
         };
-        let v9 = version_of(host).is_some_and(|v| v >= Version(9, 0, 0));
+        let v9 = version >= Version(9, 0, 0);
         Ok(Drbd {
             ctx,
             cfg,
@@ -529,8 +537,16 @@ impl<'a> Drbd<'a> {
     }
 }
 
+/// The loaded module's version, for actions that need the resource up.
+fn loaded(host: &dyn Host) -> Result<Version, OcfError> {
+    host.module_version().ok_or_else(|| {
+        generic!("the DRBD kernel module is not loaded: the resource is not started")
+    })
+}
+
 fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
-    if host.proc_drbd().is_none() {
+    let mut version = host.module_version();
+    if version.is_none() {
         let parms = ctx
             .runner
             .run(&drbdadm(cfg).arg("sh-mod-parms"))
@@ -543,8 +559,14 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
                     .args(parms.split_whitespace()),
             )
             .map_err(|e| OcfError::NotInstalled(format!("Cannot load the drbd module: {e}")))?;
+        version = host.module_version();
     }
-    let d = Drbd::new(ctx, cfg, host)?;
+    let Some(version) = version else {
+        return Err(OcfError::NotInstalled(
+            "the drbd module was loaded, but /proc/drbd shows no version".into(),
+        ));
+    };
+    let d = Drbd::new(ctx, cfg, host, version)?;
     let mut first = true;
     let mut attach_failed = false;
     let mut last_err: Option<OcfError> = None;
@@ -599,10 +621,10 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
 }
 
 fn monitor_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Health, OcfError> {
-    if host.proc_drbd().is_none() {
+    let Some(version) = host.module_version() else {
         return Ok(Health::NotRunning);
-    }
-    let d = Drbd::new(ctx, cfg, host)?;
+    };
+    let d = Drbd::new(ctx, cfg, host, version)?;
     let o = d.observe()?;
     let h = o.health();
     if h == Health::NotRunning && ctx.is_probe() {
@@ -617,7 +639,7 @@ fn monitor_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Health, OcfE
 
 fn promote_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
     let began = Instant::now();
-    let d = Drbd::new(ctx, cfg, host)?;
+    let d = Drbd::new(ctx, cfg, host, loaded(host)?)?;
     let result = promote_loop(&d);
     if result.is_err() {
         let spent = began.elapsed();
@@ -698,7 +720,7 @@ fn promote_loop(d: &Drbd) -> Result<(), OcfError> {
 }
 
 fn demote_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
-    let d = Drbd::new(ctx, cfg, host)?;
+    let d = Drbd::new(ctx, cfg, host, loaded(host)?)?;
     let mut first = true;
     let mut last: Option<OcfError> = None;
     loop {
@@ -736,11 +758,11 @@ fn demote_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
 }
 
 fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
-    if host.proc_drbd().is_none() {
+    let Some(version) = host.module_version() else {
         promotion().apply(ctx, None);
         return Ok(());
-    }
-    let d = match Drbd::new(ctx, cfg, host) {
+    };
+    let d = match Drbd::new(ctx, cfg, host, version) {
         Ok(d) => d,
         Err(e) => return stop_without_config(ctx, cfg, host, e),
     };
@@ -807,7 +829,7 @@ fn stop_without_config(
     host: &dyn Host,
     e: OcfError,
 ) -> Result<(), OcfError> {
-    if host.proc_drbd().is_none() {
+    if host.module_version().is_none() {
         // No module loaded: nothing of DRBD can be up.
         return Err(e);
     }
@@ -829,12 +851,12 @@ fn stop_without_config(
 }
 
 fn notify_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
-    if host.proc_drbd().is_none() {
+    let Some(version) = host.module_version() else {
         return Ok(());
-    }
+    };
     let kind = ctx.env.meta("notify_type").unwrap_or_default();
     let op = ctx.env.meta("notify_operation").unwrap_or_default();
-    let d = Drbd::new(ctx, cfg, host)?;
+    let d = Drbd::new(ctx, cfg, host, version)?;
     if op == "start" && !cfg.connect_only_after_promote {
         d.run_adm(&["adjust", d.res()])?;
     }
@@ -852,7 +874,7 @@ fn notify_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
 }
 
 fn reload_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
-    let d = Drbd::new(ctx, cfg, host)?;
+    let d = Drbd::new(ctx, cfg, host, loaded(host)?)?;
     let o = d.observe()?;
     if o.health() != Health::NotRunning {
         d.run_adm(&["adjust", d.res()])?;
@@ -965,11 +987,10 @@ fn validate_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfErro
 }
 
 fn observe_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<serde_json::Value, OcfError> {
-    let version = version_of(host);
-    if version.is_none() {
+    let Some(version) = host.module_version() else {
         return Ok(serde_json::json!({ "resource": cfg.resource, "module_loaded": false }));
-    }
-    let d = Drbd::new(ctx, cfg, host)?;
+    };
+    let d = Drbd::new(ctx, cfg, host, version)?;
     let mut o = d.observe()?;
     if d.v9 {
         // The admin view may cost a second call: status --json carries the
@@ -987,7 +1008,7 @@ fn observe_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<serde_json::
     let dec = d.decision(&o);
     Ok(serde_json::json!({
         "resource": cfg.resource,
-        "version": version.map(|v| v.to_string()),
+        "version": version.to_string(),
         "minors": d.minors,
         "state": o.summary,
         "degraded": o.summary.degraded_reason(),
