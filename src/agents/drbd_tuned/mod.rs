@@ -857,6 +857,11 @@ fn notify_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
     let kind = ctx.env.meta("notify_type").unwrap_or_default();
     let op = ctx.env.meta("notify_operation").unwrap_or_default();
     let d = Drbd::new(ctx, cfg, host, version)?;
+    // Notifications go to active instances; a resource that is down here
+    // is not brought up by one.
+    if d.observe()?.health() == Health::NotRunning {
+        return Ok(());
+    }
     if op == "start" && !cfg.connect_only_after_promote {
         d.run_adm(&["adjust", d.res()])?;
     }

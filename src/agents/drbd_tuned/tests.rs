@@ -502,6 +502,9 @@ fn notify_adjusts_on_start_and_rescores_after_transitions() {
         &FakeHost::states(&[WFC]),
     )
     .unwrap();
+    // Down here: a notification brings nothing up.
+    let r = FakeRunner::new().ok(SH_MINOR, "0\n");
+    notify_with(&s.ctx(&r, Action::Notify), &s.cfg, &FakeHost::states(&[""])).unwrap();
     let s = setup(
         &[
             ("CRM_meta_notify_type", "post"),
