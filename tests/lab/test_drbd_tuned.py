@@ -160,3 +160,66 @@ def test_promotable_clone_switchover_and_back(cluster, node1, node2):
         lab.wait_for(lambda: all("cs:" not in n.run("cat /proc/drbd", check=False).out
                                  for n in nodes), 240, "DRBD stopped by Pacemaker",
                      describe=lambda: node1.run("crm_mon -1 -r", check=False).out)
+
+
+SHIM = "/tmp/score-shim"
+LINBIT = "/usr/lib/ocf/resource.d/linbit/drbd"
+
+
+def scores_of_both(vm, n):
+    """(rc, score) of LINBIT's monitor and of drbd-tuned's on vm, the scores
+    taken from what each hands to crm_master / crm_attribute (shims that only
+    log). None means the score is removed."""
+    env = (f"OCF_ROOT=/usr/lib/ocf OCF_RESKEY_drbd_resource={RES} OCF_RESOURCE_INSTANCE=p_x "
+           "OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_notify=true "
+           "OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_CRM_meta_timeout=20000 "
+           "OCF_RESKEY_crm_feature_set=3.16.2")
+    out = []
+    for agent, tool in [(LINBIT, "crm_master"), (AGENT, "crm_attribute")]:
+        vm.run(f"rm -rf {SHIM}/log {SHIM}/rsctmp-{n}; mkdir -p {SHIM}/rsctmp-{n}")
+        r = vm.run(f"env {env} HA_SBIN_DIR={SHIM} HA_RSCTMP={SHIM}/rsctmp-{n} PATH={SHIM}:$PATH "
+                   f"{agent} monitor", check=False)
+        log = vm.run(f"cat {SHIM}/log", check=False).out.split("\n")
+        sets = [line.split() for line in log if " -v " in f" {line} " or " -D" in f" {line}"]
+        assert sets, f"{agent} wrote no score: {r}"
+        last = sets[-1]
+        out.append((r.rc, last[last.index("-v") + 1] if "-v" in last else None))
+    return out
+
+
+def test_scores_match_linbits_agent_on_real_states(lab, node1, node2):
+    """The differential: for each real 8.4 state, LINBIT's own agent's monitor
+    and drbd-tuned's give the same exit code and the same promotion score."""
+    nodes = [node1, node2]
+    drbd.prepare(lab, nodes)
+    shim = "#!/bin/sh\necho \"$*\" >> /tmp/score-shim/log\n"
+    for vm in nodes:
+        vm.run(f"mkdir -p {SHIM}")
+        for tool in ("crm_master", "crm_attribute", "crm_resource", "attrd_updater"):
+            vm.put_bytes(f"{SHIM}/{tool}", shim, mode=0o755)
+    n = 0
+
+    def same(vm, want_rc, want_score, what):
+        nonlocal n
+        n += 1
+        (lrc, lscore), (src, sscore) = scores_of_both(vm, n)
+        assert (lrc, lscore) == (src, sscore), f"{what} on {vm.name}: LINBIT {lrc}/{lscore}, drbd-tuned {src}/{sscore}"
+        assert (src, sscore) == (want_rc, want_score), f"{what} on {vm.name}: {src}/{sscore}"
+
+    try:
+        same(node1, 0, "10000", "both Secondary, connected, UpToDate")
+        node1.run(f"drbdadm primary {RES}")
+        same(node1, 8, "10000", "Primary, connected")
+        same(node2, 0, "10000", "Secondary under a Primary")
+        node2.run(f"drbdadm disconnect {RES}")
+        same(node2, 0, "1000", "StandAlone Secondary")
+        lab.wait_for(lambda: "cs:WFConnection" in node1.run("cat /proc/drbd").out, 60, "WFConnection")
+        same(node1, 8, "10000", "Primary, WFConnection")
+        node2.run(f"drbdadm outdate {RES}")
+        same(node2, 0, None, "Outdated, StandAlone")
+        node1.run(f"drbdadm secondary {RES}")
+        same(node1, 0, "1000", "Secondary, WFConnection")
+    finally:
+        for vm in nodes:
+            vm.run(f"rm -rf {SHIM}", check=False)
+        drbd.down(lab, nodes)
