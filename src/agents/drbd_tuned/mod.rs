@@ -846,6 +846,13 @@ fn stop_without_config(
             promotion().apply(ctx, None);
             Err(e)
         }
+        // A resource the kernel does not know is down already.
+        Err(CmdError::Failed { stderr, .. })
+            if stderr.contains("nknown resource") || stderr.contains("No such resource") =>
+        {
+            promotion().apply(ctx, None);
+            Err(e)
+        }
         Err(down) => Err(generic!("{e}; and drbdsetup down failed: {down}")),
     }
 }

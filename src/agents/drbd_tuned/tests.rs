@@ -482,6 +482,20 @@ fn stop_with_a_broken_configuration_still_takes_the_device_down() {
         !e.is_environment() && e.to_string().contains("drbdsetup down failed"),
         "{e}"
     );
+    // The kernel does not know the resource: it is down, the stop succeeds.
+    let r = FakeRunner::new()
+        .fails(
+            SH_MINOR,
+            10,
+            "'r0' not defined in your config (for this host).",
+        )
+        .fails(
+            "drbdsetup down r0",
+            10,
+            "r0: Failure: (158) Unknown resource",
+        );
+    let e = stop_with(&s.ctx(&r, Action::Stop), &s.cfg, &h).unwrap_err();
+    assert!(e.is_environment(), "{e}");
 }
 
 #[test]
