@@ -27,6 +27,12 @@ pub const AGENTS: &[Entry] = &[
         run: ocf::run::<agents::floating_ip::FloatingIp>,
     },
     Entry {
+        name: "drbd-tuned",
+        kind: Kind::Ocf,
+        meta: <agents::drbd_tuned::DrbdTuned as ocf::Agent>::meta,
+        run: ocf::run::<agents::drbd_tuned::DrbdTuned>,
+    },
+    Entry {
         name: "writeboost-cache",
         kind: Kind::Ocf,
         meta: <agents::writeboost_cache::WriteboostCache as ocf::Agent>::meta,

@@ -3,6 +3,7 @@
 //! configuration, pure), parsers or selection logic in their own pure files,
 //! and `mod.rs` with the `Agent` implementation.
 
+pub mod drbd_tuned;
 pub mod floating_ip;
 pub mod ipstrip;
 pub mod writeboost_cache;

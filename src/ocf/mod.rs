@@ -8,6 +8,7 @@
 //! action. A broken environment answers 0 on stop and 7 on a probe. Every
 //! failure leaves exactly one `ocf-exit-reason:` line on stderr.
 
+pub mod attrs;
 pub mod background;
 pub mod env;
 mod error;

@@ -10,7 +10,7 @@
 //! left no dirty block.
 
 mod dm;
-mod host;
+pub(crate) mod host;
 mod params;
 #[cfg(test)]
 mod sim;
@@ -18,9 +18,11 @@ mod sim;
 mod tests;
 
 use crate::cmd::{Cancel, Cmd, CmdError};
+use crate::ocf::attrs::NodeAttr;
 use crate::ocf::{env, Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
 use crate::{args_err, generic};
-use dm::{DevId, WbStatus, WbTable};
+pub(crate) use dm::DevId;
+use dm::{WbStatus, WbTable};
 use host::{BlockDev, DirtyProbe, DmDevice, Host, System};
 use params::{Config, Flush, Format, DYNAMIC};
 use serde_json::json;
@@ -385,53 +387,22 @@ fn watched<T>(w: &Watch, probe: Option<DirtyProbe>, work: impl FnOnce() -> T) ->
     })
 }
 
-fn under_pacemaker(ctx: &Ctx) -> bool {
-    ctx.env.get(env::FEATURE_SET).is_some()
+/// The dirty-count node attribute, written only when it changed (or is
+/// old), so that a monitor usually runs no command at all.
+fn dirty_attr(cfg: &Config) -> NodeAttr<'_> {
+    NodeAttr {
+        name: cfg.node_attribute.as_str(),
+        cache: "dirty",
+        refresh: ATTR_REFRESH,
+    }
 }
 
-/// Sets the node attribute to the dirty count when it changed (or is old),
-/// so that a monitor usually runs no command at all. Failures only warn.
 fn report_dirty(ctx: &Ctx, cfg: &Config, dirty: u64) {
-    if !under_pacemaker(ctx) {
-        return;
-    }
-    let path = ctx.state.path("dirty");
-    let fresh = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age < ATTR_REFRESH);
-    let same = std::fs::read_to_string(&path).ok().as_deref() == Some(dirty.to_string().as_str());
-    if fresh && same {
-        return;
-    }
-    let cmd = Cmd::new("attrd_updater")
-        .args(["-n", cfg.node_attribute.as_str(), "-U"])
-        .arg(dirty.to_string())
-        .timeout(Duration::from_secs(5));
-    match ctx.runner.run(&cmd) {
-        Ok(_) => {
-            let _ = ctx.state.ensure();
-            let _ = std::fs::write(&path, dirty.to_string());
-        }
-        Err(e) => log::warn!("could not set node attribute {}: {e}", cfg.node_attribute),
-    }
+    dirty_attr(cfg).report(ctx, &dirty.to_string());
 }
 
 fn clear_attribute(ctx: &Ctx, cfg: &Config) {
-    let _ = std::fs::remove_file(ctx.state.path("dirty"));
-    if !under_pacemaker(ctx) {
-        return;
-    }
-    let cmd = Cmd::new("attrd_updater")
-        .args(["-n", cfg.node_attribute.as_str(), "-D"])
-        .timeout(Duration::from_secs(5));
-    if let Err(e) = ctx.runner.run(&cmd) {
-        log::warn!(
-            "could not delete node attribute {}: {e}",
-            cfg.node_attribute
-        );
-    }
+    dirty_attr(cfg).clear(ctx);
 }
 
 fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {

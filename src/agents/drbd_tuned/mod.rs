@@ -1,0 +1,1087 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! drbd-tuned: one DRBD resource as a promotable clone, with ocf:linbit:drbd's
+//! parameters, actions and promotion scores.
+//!
+//! The state is read from /proc/drbd on DRBD 8.4 (no program) and with one
+//! `drbdsetup events2 --now` on DRBD 9. Every change goes through drbdadm or
+//! drbdsetup on the runner, bounded by the operation's deadline. Replication
+//! states never fail the monitor; they are logged when they change and kept
+//! in a node attribute.
+
+mod params;
+mod score;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use crate::cmd::{Cmd, CmdError};
+use crate::ocf::attrs::{NodeAttr, Promotion};
+use crate::ocf::{Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
+use crate::{configured, generic};
+use params::{Config, PeerPrimary, Version};
+use score::{Decision, Inputs, ScoreOp};
+use state::{Flags, Summary};
+use std::time::{Duration, Instant};
+
+pub struct DrbdTuned;
+
+/// A cached promotion score is read back from Pacemaker after this long, in
+/// case Pacemaker purged the node's transient attributes meanwhile.
+const SCORE_REFRESH: Duration = Duration::from_secs(60);
+const ATTR_REFRESH: Duration = Duration::from_secs(300);
+/// A promote that fails earlier than this waits out the rest (LINBIT's 15 s)
+/// so that Pacemaker's recovery cannot spin.
+const PROMOTE_MIN: Duration = Duration::from_secs(15);
+/// drbdadm primary's exit code for "no access to UpToDate data".
+const NO_UPTODATE_DATA: i32 = 17;
+
+/// What the agent reads from the host without a program. A trait so that
+/// the actions run against a fake in tests.
+pub trait Host {
+    /// /proc/drbd, or `None` when the module is not loaded.
+    fn proc_drbd(&self) -> Option<String>;
+    /// The loaded module's version (the first line of /proc/drbd), `None`
+    /// when it is not loaded. Read once per action.
+    fn module_version(&self) -> Option<Version> {
+        self.proc_drbd().as_deref().and_then(state::proc_version)
+    }
+    fn is_block(&self, path: &str) -> bool;
+    fn readable(&self, path: &str) -> bool;
+    /// What holds /dev/drbdMINOR: holders, mounts, processes.
+    fn holders(&self, minor: u32) -> Vec<String>;
+    fn hostname(&self) -> String;
+    fn sleep(&self, d: Duration);
+}
+
+pub struct System;
+
+impl Host for System {
+    fn proc_drbd(&self) -> Option<String> {
+        std::fs::read_to_string("/proc/drbd").ok()
+    }
+    fn is_block(&self, path: &str) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device())
+    }
+    fn readable(&self, path: &str) -> bool {
+        std::fs::File::open(path).is_ok()
+    }
+    fn holders(&self, minor: u32) -> Vec<String> {
+        use crate::agents::writeboost_cache::{host::Host as _, DevId};
+        let wb = crate::agents::writeboost_cache::host::System;
+        let dev = DevId { major: 147, minor };
+        let mut out = wb.users(dev, None);
+        out.extend(wb.openers(dev));
+        out
+    }
+    fn hostname(&self) -> String {
+        nix::sys::utsname::uname()
+            .ok()
+            .and_then(|u| u.nodename().to_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// The state of the resource at one moment.
+struct Observed {
+    flags: Flags,
+    summary: Summary,
+}
+
+impl Observed {
+    fn health(&self) -> Health {
+        if self.flags.unconfigured {
+            Health::NotRunning
+        } else if self.flags.primary {
+            Health::RunningPromoted
+        } else {
+            Health::Running
+        }
+    }
+}
+
+/// One action's view: the configuration, the module version (read once),
+/// the minors of the resource.
+struct Drbd<'a> {
+    ctx: &'a Ctx<'a>,
+    cfg: &'a Config,
+    host: &'a dyn Host,
+    v9: bool,
+    minors: Vec<u32>,
+}
+
+fn promotion() -> Promotion {
+    Promotion {
+        cache: "score",
+        refresh: SCORE_REFRESH,
+    }
+}
+
+fn meta_u32(ctx: &Ctx, names: &[&str]) -> Option<Result<u32, String>> {
+    names.iter().find_map(|n| {
+        ctx.env
+            .meta(n)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.trim().parse::<u32>().map_err(|_| v.to_string()))
+    })
+}
+
+fn drbdadm(cfg: &Config) -> Cmd {
+    Cmd::new("drbdadm").args(["-c", cfg.drbdconf.as_str()])
+}
+
+/// LINBIT's `meta_expect`: a clone meta attribute compared with a bound.
+fn meta_expect(
+    ctx: &Ctx,
+    what: &str,
+    names: &[&str],
+    default: Option<u32>,
+    ok: impl Fn(u32) -> bool,
+    expect: &str,
+) -> Result<(), OcfError> {
+    let found = meta_u32(ctx, names).or(default.map(Ok));
+    match found {
+        Some(Ok(v)) if ok(v) => Ok(()),
+        Some(Ok(v)) => Err(configured!(
+            "meta parameter misconfigured, expected {what} {expect}, but found {v}"
+        )),
+        Some(Err(v)) => Err(configured!(
+            "meta parameter misconfigured, expected {what} {expect}, but found {}",
+            crate::ocf::params::shown(&v)
+        )),
+        None => Err(configured!(
+            "meta parameter misconfigured, expected {what} {expect}, but found unset"
+        )),
+    }
+}
+
+fn promoted_max(ctx: &Ctx) -> u32 {
+    match meta_u32(ctx, &["promoted_max", "master_max"]) {
+        Some(Ok(v)) => v,
+        _ => 1,
+    }
+}
+
+/// The DRBD module's version: /proc/drbd when loaded, else modinfo.
+fn module_version(ctx: &Ctx, host: &dyn Host) -> Option<Version> {
+    if let Some(v) = host.module_version() {
+        return Some(v);
+    }
+    let out = ctx
+        .runner
+        .run(&Cmd::new("modinfo").args(["-F", "version", "drbd"]))
+        .ok()?;
+    Version::parse_prefix(out.stdout.trim())
+}
+
+/// The minors of the resource from `drbdadm sh-minor`, with the reason why
+/// not when the configuration does not have it.
+fn config_minors(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Vec<u32>, OcfError> {
+    let cmd = drbdadm(cfg).args(["sh-minor", cfg.resource.as_str()]);
+    match ctx.runner.run(&cmd) {
+        Ok(out) => {
+            let minors: Vec<u32> = out
+                .stdout
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            if minors.is_empty() {
+                return Err(OcfError::NotInstalled(format!(
+                    "DRBD resource {} has no volume in {}",
+                    cfg.resource, cfg.drbdconf
+                )));
+            }
+            let _ = ctx.state.ensure();
+            let text: Vec<String> = minors.iter().map(u32::to_string).collect();
+            let _ = std::fs::write(ctx.state.path("minors"), text.join(" "));
+            Ok(minors)
+        }
+        Err(CmdError::NotFound { .. }) => Err(OcfError::NotInstalled(
+            "drbdadm not found: install drbd-utils".into(),
+        )),
+        Err(CmdError::Failed { stderr, .. }) => {
+            let me = host.hostname();
+            let why = stderr.trim().lines().last().unwrap_or("").to_string();
+            let hint =
+                if why.contains("for this host") || why.contains("not defined in your config") {
+                    format!(
+                        "; this node is '{me}': DRBD's 'on' sections must use the same node \
+                     names as Pacemaker (uname -n)"
+                    )
+                } else {
+                    String::new()
+                };
+            Err(OcfError::NotInstalled(format!(
+                "DRBD resource {} not found in configuration file {}: {why}{hint}",
+                cfg.resource, cfg.drbdconf
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Minors from the per-boot cache (recurring monitors), else from drbdadm.
+fn cached_minors(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Vec<u32>, OcfError> {
+    if let Ok(text) = std::fs::read_to_string(ctx.state.path("minors")) {
+        let m: Vec<u32> = text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        if !m.is_empty() {
+            return Ok(m);
+        }
+    }
+    config_minors(ctx, cfg, host)
+}
+
+impl<'a> Drbd<'a> {
+    fn new(
+        ctx: &'a Ctx<'a>,
+        cfg: &'a Config,
+        host: &'a dyn Host,
+        version: Version,
+    ) -> Result<Self, OcfError> {
+        let recurring_monitor =
+            matches!(ctx.action, Action::Monitor | Action::Status) && !ctx.is_probe();
+        let minors = if recurring_monitor {
+            cached_minors(ctx, cfg, host)?
+        } else {
+            config_minors(ctx, cfg, host)?
+        };
+        let v9 = version >= Version(9, 0, 0);
+        Ok(Drbd {
+            ctx,
+            cfg,
+            host,
+            v9,
+            minors,
+        })
+    }
+
+    fn res(&self) -> &str {
+        &self.cfg.resource
+    }
+
+    fn adm(&self, args: &[&str]) -> Cmd {
+        drbdadm(self.cfg).args(args.iter().copied())
+    }
+
+    fn run_adm(&self, args: &[&str]) -> Result<(), OcfError> {
+        self.ctx
+            .runner
+            .run(&self.adm(args))
+            .map(|_| ())
+            .map_err(Into::into)
+    }
+
+    fn observe(&self) -> Result<Observed, OcfError> {
+        if self.v9 {
+            let cmd = Cmd::new("drbdsetup").args(["events2", "--now", "--statistics", self.res()]);
+            let out = self.ctx.runner.output(&cmd)?;
+            // A resource that does not exist: exit 10 and nothing printed.
+            let r = state::parse_events2(&out.stdout, self.res());
+            return Ok(Observed {
+                flags: Flags::from_9(&r),
+                summary: Summary::from_9(&r),
+            });
+        }
+        let text = self.host.proc_drbd().unwrap_or_default();
+        let all = state::parse_proc_drbd(&text);
+        let mine: Vec<&state::Minor84> = all
+            .iter()
+            .filter(|m| self.minors.contains(&m.minor))
+            .collect();
+        Ok(Observed {
+            flags: Flags::from_84(&mine),
+            summary: Summary::from_84(&mine),
+        })
+    }
+
+    /// Whether Pacemaker knows of a Promoted instance on another node.
+    fn pcmk_primary_peer(&self) -> Option<String> {
+        let inst = self.ctx.env.instance()?;
+        let inst = inst.split(':').next().unwrap_or(inst);
+        let cmd = Cmd::new("crm_resource").args(["--resource", inst, "--locate"]);
+        let out = self.ctx.runner.output(&cmd).ok()?;
+        score::promoted_elsewhere(&out.stdout, &self.host.hostname())
+    }
+
+    fn decision(&self, o: &Observed) -> Decision {
+        let f = &o.flags;
+        let mut i = Inputs {
+            scores: self.cfg.scores,
+            peer_primary: self.cfg.peer_primary,
+            unfence_if_all_uptodate: self.cfg.unfence_if_all_uptodate,
+            promoted_max: promoted_max(self.ctx),
+            pcmk_knows_primary_peer: true,
+            have_score: true,
+        };
+        if self.cfg.peer_primary == PeerPrimary::Unexpected
+            && !f.primary
+            && f.some_peer_primary
+            && f.some_peer_all_up_to_date
+        {
+            i.pcmk_knows_primary_peer = self.pcmk_primary_peer().is_some();
+            if !i.pcmk_knows_primary_peer {
+                i.have_score = promotion().have(self.ctx);
+            }
+        }
+        score::decide(f, &i)
+    }
+
+    fn update_score(&self, o: &Observed) {
+        let d = self.decision(o);
+        log::debug!("{}: promotion score {:?} ({})", self.res(), d.op, d.why);
+        match d.op {
+            ScoreOp::Set(n) => promotion().apply(self.ctx, Some(n)),
+            ScoreOp::Remove => promotion().apply(self.ctx, None),
+            ScoreOp::Leave => {}
+        }
+        if d.unfence {
+            let cmd = self
+                .adm(&["unfence-peer", self.res()])
+                .timeout(Duration::from_secs(30));
+            if let Err(e) = self.ctx.runner.run(&cmd) {
+                log::info!("unfence-peer: {e}");
+            }
+        }
+    }
+
+    fn remove_score(&self) {
+        promotion().apply(self.ctx, None);
+    }
+
+    fn repl_attr(&self) -> String {
+        format!(
+            "drbd-{}-replication",
+            self.res().replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.',
+                "_"
+            )
+        )
+    }
+
+    /// Logs the replication state when it changed and keeps it in a node
+    /// attribute (never a failure).
+    fn report(&self, o: &Observed) {
+        let line = o.summary.line();
+        let path = self.ctx.state.path("replication");
+        let old = std::fs::read_to_string(&path).ok();
+        if old.as_deref() != Some(line.as_str()) {
+            match o.summary.degraded_reason() {
+                Some(r) => log::warn!("{}: replication degraded: {r}", self.res()),
+                None => log::info!("{}: replication healthy: {line}", self.res()),
+            }
+            let _ = self.ctx.state.ensure();
+            let _ = std::fs::write(&path, &line);
+        }
+        let name = self.repl_attr();
+        NodeAttr {
+            name: &name,
+            cache: "replication-attr",
+            refresh: ATTR_REFRESH,
+        }
+        .report(self.ctx, &line);
+    }
+
+    fn sleep_a_little(&self) {
+        let left = self.ctx.deadline.remaining();
+        self.host.sleep(left.min(Duration::from_secs(1)));
+    }
+
+    fn wfc_args(&self) -> Option<Vec<String>> {
+        self.cfg.wfc_timeout.map(|t| {
+            vec![
+                format!("--wfc-timeout={t}"),
+                format!("--degr-wfc-timeout={t}"),
+                format!("--outdated-wfc-timeout={t}"),
+            ]
+        })
+    }
+
+    /// Waits for the connection (wfc_timeout); a timeout is only logged.
+    fn wait_connect(&self) {
+        let Some(wfc) = self.wfc_args() else {
+            return;
+        };
+        let limit = Duration::from_secs(u64::from(self.cfg.wfc_timeout.unwrap_or(0)) + 5);
+        let cmds: Vec<Cmd> = if self.v9 {
+            vec![Cmd::new("drbdsetup")
+                .args(["wait-connect-resource", self.res()])
+                .args(wfc.clone())]
+        } else {
+            self.minors
+                .iter()
+                .map(|m| {
+                    Cmd::new("drbdsetup")
+                        .args(["wait-connect".to_string(), format!("/dev/drbd{m}")])
+                        .args(wfc.clone())
+                })
+                .collect()
+        };
+        for c in cmds {
+            if let Err(e) = self.ctx.runner.run(&c.timeout(limit)) {
+                log::info!("{}: not connected yet: {e}", self.res());
+            }
+        }
+    }
+
+    fn connect(&self) -> Result<(), OcfError> {
+        if self.v9 {
+            if let Some(peer) = self.pcmk_primary_peer() {
+                let target = format!("{}:{peer}", self.res());
+                if let Err(e) = self.run_adm(&["adjust", &target]) {
+                    log::warn!(
+                        "{e}: is '{peer}' (Pacemaker's node name) a host in DRBD's \
+                         configuration? Node names must match"
+                    );
+                }
+            }
+        }
+        self.run_adm(&["adjust", self.res()])?;
+        self.wait_connect();
+        Ok(())
+    }
+
+    fn attach(&self) -> Result<(), OcfError> {
+        if self.v9 {
+            self.run_adm(&["adjust", "--skip-net", self.res()])
+        } else if self.cfg.connect_only_after_promote {
+            self.run_adm(&["attach", self.res()])
+        } else {
+            // drbdadm adjust of a resource that is down brings it up whole.
+            self.run_adm(&["adjust", self.res()])
+        }
+    }
+
+    fn wait_devices(&self) -> Result<(), OcfError> {
+        loop {
+            let missing: Vec<String> = self
+                .minors
+                .iter()
+                .map(|m| format!("/dev/drbd{m}"))
+                .filter(|d| !self.host.is_block(d))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if self.ctx.deadline.expired() {
+                return Err(generic!(
+                    "expected device nodes did not appear in time: {}",
+                    missing.join(" ")
+                ));
+            }
+            self.sleep_a_little();
+        }
+    }
+
+    fn holders(&self) -> String {
+        let h: Vec<String> = self
+            .minors
+            .iter()
+            .flat_map(|m| {
+                self.host
+                    .holders(*m)
+                    .into_iter()
+                    .map(move |x| format!("/dev/drbd{m}: {x}"))
+            })
+            .collect();
+        if h.is_empty() {
+            String::new()
+        } else {
+            format!("; held by {}", h.join(", "))
+        }
+    }
+
+    fn notify_var(&self, name: &str) -> Vec<String> {
+        self.ctx
+            .env
+            .meta(&format!("notify_{name}"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// stop_outdates_secondary: outdate ourselves while the notification
+    /// variables say another node stays Promoted.
+    fn maybe_outdate_self(&self, o: &Observed) {
+        if !self.cfg.stop_outdates_secondary {
+            return;
+        }
+        let me = self.host.hostname();
+        let mut masters = self.notify_var("master_uname");
+        masters.extend(self.notify_var("promoted_uname"));
+        let Some(host) = masters.into_iter().find(|h| !h.eq_ignore_ascii_case(&me)) else {
+            return;
+        };
+        if self.notify_var("stop_uname").contains(&host) {
+            return;
+        }
+        if o.flags.primary {
+            log::error!(
+                "resource internal split brain: both {me} and {host} are Primary for {}, but \
+                 the replication link is down",
+                self.res()
+            );
+            return;
+        }
+        log::info!("outdating {}: '{host}' is still Promoted", self.res());
+        if let Err(e) = self.run_adm(&["outdate", self.res()]) {
+            log::warn!("{e}");
+        }
+        self.remove_score();
+    }
+}
+
+/// The loaded module's version, for actions that need the resource up.
+fn loaded(host: &dyn Host) -> Result<Version, OcfError> {
+    host.module_version().ok_or_else(|| {
+        generic!("the DRBD kernel module is not loaded: the resource is not started")
+    })
+}
+
+fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let mut version = host.module_version();
+    if version.is_none() {
+        let parms = ctx
+            .runner
+            .run(&drbdadm(cfg).arg("sh-mod-parms"))
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        ctx.runner
+            .run(
+                &Cmd::new("modprobe")
+                    .args(["-s", "drbd"])
+                    .args(parms.split_whitespace()),
+            )
+            .map_err(|e| OcfError::NotInstalled(format!("Cannot load the drbd module: {e}")))?;
+        version = host.module_version();
+    }
+    let Some(version) = version else {
+        return Err(OcfError::NotInstalled(
+            "the drbd module was loaded, but /proc/drbd shows no version".into(),
+        ));
+    };
+    let d = Drbd::new(ctx, cfg, host, version)?;
+    let mut first = true;
+    let mut attach_failed = false;
+    let mut last_err: Option<OcfError> = None;
+    loop {
+        let o = d.observe()?;
+        match o.health() {
+            Health::NotRunning => {
+                if first {
+                    let _ = d.run_adm(&["check-resize", d.res()]);
+                }
+                if let Err(e) = d.attach() {
+                    if !first {
+                        return Err(generic!("failed to attach: {e}"));
+                    }
+                    attach_failed = true;
+                    last_err = Some(e);
+                } else {
+                    d.wait_devices()?;
+                }
+            }
+            Health::RunningPromoted => {
+                log::warn!("{} already Primary, demoting", d.res());
+                if let Err(e) = d.run_adm(&["secondary", d.res()]) {
+                    last_err = Some(e);
+                }
+            }
+            _ => {
+                if attach_failed {
+                    d.attach().map_err(|e| generic!("failed to attach: {e}"))?;
+                }
+                if !cfg.connect_only_after_promote {
+                    d.connect()?;
+                }
+                let o = d.observe()?;
+                d.report(&o);
+                d.update_score(&o);
+                return Ok(());
+            }
+        }
+        if d.ctx.deadline.expired() {
+            return Err(generic!(
+                "start of {} did not finish in time{}",
+                d.res(),
+                last_err.map(|e| format!(": {e}")).unwrap_or_default()
+            ));
+        }
+        if !first {
+            d.sleep_a_little();
+        }
+        first = false;
+    }
+}
+
+fn monitor_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Health, OcfError> {
+    let Some(version) = host.module_version() else {
+        return Ok(Health::NotRunning);
+    };
+    let d = Drbd::new(ctx, cfg, host, version)?;
+    let o = d.observe()?;
+    let h = o.health();
+    if h == Health::NotRunning && ctx.is_probe() {
+        return Ok(h);
+    }
+    if h != Health::NotRunning {
+        d.report(&o);
+    }
+    d.update_score(&o);
+    Ok(h)
+}
+
+fn promote_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let began = Instant::now();
+    let d = Drbd::new(ctx, cfg, host, loaded(host)?)?;
+    let result = promote_loop(&d);
+    if result.is_err() {
+        let spent = began.elapsed();
+        if spent < PROMOTE_MIN {
+            let wait = (PROMOTE_MIN - spent).min(ctx.deadline.remaining());
+            log::warn!(
+                "promotion failed; waiting {:.0} s to prevent a tight recovery loop",
+                wait.as_secs_f64()
+            );
+            host.sleep(wait);
+        }
+    }
+    result
+}
+
+fn promote_loop(d: &Drbd) -> Result<(), OcfError> {
+    let mut first = true;
+    let mut last: Option<String> = None;
+    loop {
+        let o = d.observe()?;
+        match o.health() {
+            Health::NotRunning => {
+                return Err(generic!("cannot promote a resource that was not started"))
+            }
+            Health::RunningPromoted => {
+                if d.cfg.connect_only_after_promote {
+                    d.run_adm(&["adjust", d.res()])?;
+                }
+                return Ok(());
+            }
+            _ => {
+                let f = &o.flags;
+                if !first
+                    && promoted_max(d.ctx) == 1
+                    && f.some_peer_primary
+                    && d.pcmk_primary_peer().is_none()
+                {
+                    if d.cfg.fail_promote_early_if_peer_primary {
+                        d.remove_score();
+                        return Err(generic!("Peer node already/still Primary"));
+                    }
+                    log::info!(
+                        "peer node already/still Primary, promote will likely fail or need \
+                         several attempts; retrying"
+                    );
+                }
+                match d.ctx.runner.output(&d.adm(&["primary", d.res()])) {
+                    Ok(out) if out.status == 0 => {}
+                    Ok(out) if out.status == NO_UPTODATE_DATA => {
+                        return Err(generic!(
+                            "Refusing to be promoted to Primary without access to UpToDate data"
+                        ))
+                    }
+                    Ok(out) => {
+                        last = Some(format!(
+                            "drbdadm primary {}: exit {}: {}",
+                            d.res(),
+                            out.status,
+                            out.stderr.trim().lines().last().unwrap_or("")
+                        ))
+                    }
+                    Err(e) => last = Some(e.to_string()),
+                }
+            }
+        }
+        if d.ctx.deadline.expired() {
+            return Err(generic!(
+                "promote of {} did not succeed in time{}",
+                d.res(),
+                last.map(|e| format!(": {e}")).unwrap_or_default()
+            ));
+        }
+        if !first {
+            d.sleep_a_little();
+        }
+        first = false;
+    }
+}
+
+fn demote_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let d = Drbd::new(ctx, cfg, host, loaded(host)?)?;
+    let mut first = true;
+    let mut last: Option<OcfError> = None;
+    loop {
+        let o = d.observe()?;
+        match o.health() {
+            Health::NotRunning => {
+                return Err(generic!(
+                    "trying to demote {}, which was not started",
+                    d.res()
+                ))
+            }
+            Health::RunningPromoted => {
+                if let Err(e) = d.run_adm(&["secondary", d.res()]) {
+                    last = Some(e);
+                }
+            }
+            _ => {
+                d.update_score(&o);
+                return Ok(());
+            }
+        }
+        if ctx.deadline.expired() {
+            return Err(generic!(
+                "demote of {} did not succeed in time{}{}",
+                d.res(),
+                last.map(|e| format!(": {e}")).unwrap_or_default(),
+                d.holders()
+            ));
+        }
+        if !first {
+            d.sleep_a_little();
+        }
+        first = false;
+    }
+}
+
+fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let Some(version) = host.module_version() else {
+        promotion().apply(ctx, None);
+        return Ok(());
+    };
+    let d = match Drbd::new(ctx, cfg, host, version) {
+        Ok(d) => d,
+        Err(e) => return stop_without_config(ctx, cfg, host, e),
+    };
+    let mut first = true;
+    let mut last: Option<OcfError> = None;
+    let mut seen: Option<Observed> = None;
+    loop {
+        let o = d.observe()?;
+        match o.health() {
+            Health::NotRunning => {
+                // Also releases a half-configured resource (no minor yet).
+                let _ = d.run_adm(&["down", d.res()]);
+                break;
+            }
+            Health::Running => {
+                if let Err(e) = d.run_adm(&["down", d.res()]) {
+                    last = Some(e);
+                }
+            }
+            _ => {
+                log::warn!("{} still Primary, demoting", d.res());
+                if let Err(e) = d.run_adm(&["secondary", d.res()]) {
+                    last = Some(e);
+                }
+            }
+        }
+        seen = Some(o);
+        if ctx.deadline.expired() {
+            return Err(generic!(
+                "{} is still up at the end of the stop timeout{}{}",
+                d.res(),
+                last.map(|e| format!(": {e}")).unwrap_or_default(),
+                d.holders()
+            ));
+        }
+        if !first {
+            d.sleep_a_little();
+        }
+        first = false;
+    }
+    if let Some(o) = seen {
+        d.maybe_outdate_self(&o);
+    }
+    d.remove_score();
+    let _ = std::fs::remove_file(ctx.state.path("minors"));
+    let _ = std::fs::remove_file(ctx.state.path("replication"));
+    let name = d.repl_attr();
+    NodeAttr {
+        name: &name,
+        cache: "replication-attr",
+        refresh: ATTR_REFRESH,
+    }
+    .clear(ctx);
+    Ok(())
+}
+
+/// LINBIT's last resort: the configuration cannot be read on stop, so the
+/// resource is taken down by name with drbdsetup, that the node is not
+/// fenced for a failed stop. Success is reported as the (softened)
+/// configuration error, a failure as a failed stop.
+fn stop_without_config(
+    ctx: &Ctx,
+    cfg: &Config,
+    host: &dyn Host,
+    e: OcfError,
+) -> Result<(), OcfError> {
+    if host.module_version().is_none() {
+        // No module loaded: nothing of DRBD can be up.
+        return Err(e);
+    }
+    log::error!(
+        "{e} on stop; trying drbdsetup down {} directly to avoid fencing",
+        cfg.resource
+    );
+    match ctx
+        .runner
+        .run(&Cmd::new("drbdsetup").args(["down", cfg.resource.as_str()]))
+    {
+        Ok(_) => {
+            log::error!("fencing of this node narrowly avoided; fix the DRBD configuration");
+            promotion().apply(ctx, None);
+            Err(e)
+        }
+        // A resource the kernel does not know is down already.
+        Err(CmdError::Failed { stderr, .. })
+            if stderr.contains("nknown resource") || stderr.contains("No such resource") =>
+        {
+            promotion().apply(ctx, None);
+            Err(e)
+        }
+        Err(down) => Err(generic!("{e}; and drbdsetup down failed: {down}")),
+    }
+}
+
+fn notify_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let Some(version) = host.module_version() else {
+        return Ok(());
+    };
+    let kind = ctx.env.meta("notify_type").unwrap_or_default();
+    let op = ctx.env.meta("notify_operation").unwrap_or_default();
+    let d = Drbd::new(ctx, cfg, host, version)?;
+    // Notifications go to active instances; a resource that is down here
+    // is not brought up by one.
+    if d.observe()?.health() == Health::NotRunning {
+        return Ok(());
+    }
+    if op == "start" && !cfg.connect_only_after_promote {
+        d.run_adm(&["adjust", d.res()])?;
+    }
+    if kind == "post" {
+        let o = d.observe()?;
+        if o.health() != Health::NotRunning {
+            d.report(&o);
+            d.update_score(&o);
+            if o.flags.pdsk_any_unknown {
+                d.maybe_outdate_self(&o);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn reload_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let d = Drbd::new(ctx, cfg, host, loaded(host)?)?;
+    let o = d.observe()?;
+    if o.health() != Health::NotRunning {
+        d.run_adm(&["adjust", d.res()])?;
+    }
+    let o = d.observe()?;
+    d.update_score(&o);
+    Ok(())
+}
+
+/// LINBIT's validation, in its order, before every action but meta-data.
+fn validate_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    if !host.readable(&cfg.drbdconf) {
+        return Err(OcfError::NotInstalled(format!(
+            "Configuration file {} does not exist or is not readable",
+            cfg.drbdconf
+        )));
+    }
+    let Some(v) = module_version(ctx, host) else {
+        return Err(OcfError::NotInstalled(
+            "DRBD kernel (module) not available".into(),
+        ));
+    };
+    if let Some(ge) = cfg.version_ge {
+        if v < ge {
+            return Err(OcfError::NotInstalled(format!(
+                "required DRBD kernel (module) version >= {ge}, but found {v}"
+            )));
+        }
+    }
+    if let Some(lt) = cfg.version_lt {
+        if v >= lt {
+            return Err(OcfError::NotInstalled(format!(
+                "required DRBD kernel (module) version < {lt}, but found {v}"
+            )));
+        }
+    }
+    let v9 = v >= Version(9, 0, 0);
+    if ctx.action != Action::Stop {
+        meta_expect(
+            ctx,
+            "clone-node-max",
+            &["clone_node_max"],
+            Some(1),
+            |n| n == 1,
+            "= 1",
+        )?;
+        meta_expect(
+            ctx,
+            "promoted-node-max",
+            &["promoted_node_max", "master_node_max"],
+            Some(1),
+            |n| n == 1,
+            "= 1",
+        )?;
+        meta_expect(
+            ctx,
+            "promoted-max",
+            &["promoted_max", "master_max"],
+            Some(1),
+            |n| n <= 2,
+            "<= 2",
+        )?;
+        if !v9 || promoted_max(ctx) == 2 {
+            meta_expect(ctx, "clone-max", &["clone_max"], None, |n| n <= 2, "<= 2")?;
+        }
+    }
+    if let Some(why) = &cfg.scores_fallback {
+        log::error!("{why}; falling back to the default 0 10 1000 10000");
+    }
+    let needs_notify = matches!(ctx.action, Action::Start | Action::Promote);
+    if needs_notify && promoted_max(ctx) > 1 {
+        let dump = ctx
+            .runner
+            .run(&drbdadm(cfg).args(["dump", cfg.resource.as_str()]))
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        let allows = dump.lines().any(|l| {
+            let t = l.trim();
+            t == "allow-two-primaries;" || t == "allow-two-primaries yes;"
+        });
+        if !allows {
+            return Err(configured!(
+                "promoted-max > 1, but DRBD resource {} does not allow-two-primaries",
+                cfg.resource
+            ));
+        }
+    }
+    if needs_notify && !cfg.ignore_missing_notifications {
+        let notify = ctx.env.meta("notify").is_some_and(crate::ocf::env::is_true);
+        if !notify && ctx.env.meta("notify_start_uname").is_none() {
+            return Err(configured!(
+                "you really should enable notify when using this agent (or set \
+                 ignore_missing_notifications=true)"
+            ));
+        }
+    }
+    if ctx.action == Action::ValidateAll {
+        config_minors(ctx, cfg, host)?;
+    }
+    if let Some(on) = ctx.env.meta("on_node") {
+        let me = host.hostname();
+        if !on.is_empty() && !me.is_empty() && !on.eq_ignore_ascii_case(&me) {
+            log::warn!(
+                "Pacemaker calls this node '{on}', its host name is '{me}': DRBD's 'on' \
+                 sections match the host name; use the same names in both"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn observe_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<serde_json::Value, OcfError> {
+    let Some(version) = host.module_version() else {
+        return Ok(serde_json::json!({ "resource": cfg.resource, "module_loaded": false }));
+    };
+    let d = Drbd::new(ctx, cfg, host, version)?;
+    let mut o = d.observe()?;
+    if d.v9 {
+        // The admin view may cost a second call: status --json carries the
+        // resync percentage on every DRBD 9 version.
+        let cmd = Cmd::new("drbdsetup").args(["status", "--json", cfg.resource.as_str()]);
+        if let Some(r) = ctx
+            .runner
+            .run(&cmd)
+            .ok()
+            .and_then(|out| state::parse_status_json(&out.stdout, &cfg.resource))
+        {
+            o.summary = Summary::from_9(&r);
+        }
+    }
+    let dec = d.decision(&o);
+    Ok(serde_json::json!({
+        "resource": cfg.resource,
+        "version": version.to_string(),
+        "minors": d.minors,
+        "state": o.summary,
+        "degraded": o.summary.degraded_reason(),
+        "score": match dec.op {
+            ScoreOp::Set(n) => serde_json::json!(n),
+            ScoreOp::Remove => serde_json::Value::Null,
+            ScoreOp::Leave => serde_json::json!("unchanged"),
+        },
+        "score_reason": dec.why,
+    }))
+}
+
+impl Agent for DrbdTuned {
+    type Config = Config;
+
+    fn meta() -> &'static AgentMeta {
+        &params::META
+    }
+
+    fn config(p: &Params) -> Result<Config, OcfError> {
+        Config::from_params(p)
+    }
+
+    fn validate(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        match validate_with(ctx, cfg, &System) {
+            Err(e) if ctx.action == Action::Stop && e.is_environment() => {
+                stop_without_config(ctx, cfg, &System, e)
+            }
+            r => r,
+        }
+    }
+
+    fn start(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        start_with(ctx, cfg, &System)
+    }
+
+    fn stop(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        stop_with(ctx, cfg, &System)
+    }
+
+    fn monitor(ctx: &Ctx, cfg: &Config) -> Result<Health, OcfError> {
+        monitor_with(ctx, cfg, &System)
+    }
+
+    fn promote(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        promote_with(ctx, cfg, &System)
+    }
+
+    fn demote(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        demote_with(ctx, cfg, &System)
+    }
+
+    fn notify(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        notify_with(ctx, cfg, &System)
+    }
+
+    fn reload(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
+        reload_with(ctx, cfg, &System)
+    }
+
+    fn observe(ctx: &Ctx, cfg: &Config) -> Result<serde_json::Value, OcfError> {
+        observe_with(ctx, cfg, &System)
+    }
+}
