@@ -355,6 +355,17 @@ const CASES: &[Case] = &[
             ("cidr_netmask", "64"),
         ],
     },
+    // A network namespace this node does not have.
+    Case {
+        setup: Setup::Base,
+        name: "v4 missing netns",
+        params: &[
+            ("ip", "192.0.2.60"),
+            ("nic", "fip0"),
+            ("cidr_netmask", "24"),
+            ("network_namespace", "sth-nosuch-ns"),
+        ],
+    },
 ];
 
 /// Where floating-ip's exit code differs from IPaddr2's on purpose: (case, action, IPaddr2's
@@ -362,7 +373,23 @@ const CASES: &[Case] = &[
 const MISSING_NIC: &str = "a nic missing on this node is node-local and may be passing (a VLAN, \
     bond or renamed NIC not there yet): IPaddr2's OCF_ERR_CONFIGURED stops the resource on \
     every node; floating-ip's OCF_ERR_GENERIC lets Pacemaker move it";
+const MISSING_NETNS: &str = "IPaddr2 re-executes itself with `ip netns exec`, which exits 255 \
+    (no OCF code) for a namespace that does not exist, in every action: a failed stop gets the \
+    node fenced. floating-ip answers as for a missing nic: soft failure for start, \
+    validate-all and the recurring monitor, not running for a probe, success for stop";
 const DEVIATIONS: &[(&str, &str, i32, i32, &str)] = &[
+    ("v4 missing netns", "validate-all", 255, 1, MISSING_NETNS),
+    ("v4 missing netns", "probe", 255, 7, MISSING_NETNS),
+    ("v4 missing netns", "start", 255, 1, MISSING_NETNS),
+    ("v4 missing netns", "monitor", 255, 1, MISSING_NETNS),
+    ("v4 missing netns", "stop", 255, 0, MISSING_NETNS),
+    (
+        "v4 missing netns",
+        "probe after stop",
+        255,
+        7,
+        MISSING_NETNS,
+    ),
     ("v4 missing nic", "validate-all", 6, 1, MISSING_NIC),
     ("v4 missing nic", "start", 6, 1, MISSING_NIC),
     ("v4 missing nic, cidr", "validate-all", 6, 1, MISSING_NIC),

@@ -481,7 +481,16 @@ impl Agent for FloatingIp {
     /// stop and probes soften.
     fn validate(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
         if let Some(ns) = &cfg.netns {
-            net::enter_netns(ns).map_err(net_err)?;
+            match net::enter_netns(ns).map_err(net_err) {
+                Ok(()) => {}
+                // A namespace this node lacks (not made yet, perhaps) is soft
+                // for start and validate-all, like a missing nic; stop and a
+                // probe soften it further (nothing of ours can be in it).
+                Err(OcfError::Args(m)) if ctx.action != Action::Stop && !ctx.is_probe() => {
+                    return Err(OcfError::Generic(m))
+                }
+                Err(e) => return Err(e),
+            }
         }
         // validate-all also checks that this host can place the address, as
         // IPaddr2's does; OCF 1.1's check level 0 (consistency only, no look
