@@ -33,6 +33,9 @@ enum Setup {
     Base,
     /// The IPv4 base address removed: no interface can carry 192.0.2.0/24.
     NoBase4,
+    /// The IPv4 base address removed with `promote_secondaries` on, so that an address in its
+    /// subnet stays (the kernel otherwise deletes the secondaries with their primary).
+    NoBase4Promote,
     /// The IPv6 base address removed.
     NoBase6,
     /// A second interface, fip1 (a veth with its peer in the same namespace), up, with no
@@ -44,6 +47,13 @@ fn prepare(lab: &Lab, setup: Setup) {
     match setup {
         Setup::Base => {}
         Setup::NoBase4 => {
+            lab.agent
+                .ip(&["addr", "del", "192.0.2.1/24", "dev", "fip0"]);
+        }
+        Setup::NoBase4Promote => {
+            lab.agent
+                .exec(&["sysctl", "-qw", "net.ipv4.conf.fip0.promote_secondaries=1"])
+                .expect_code(0);
             lab.agent
                 .ip(&["addr", "del", "192.0.2.1/24", "dev", "fip0"]);
         }
@@ -76,17 +86,21 @@ fn prepare(lab: &Lab, setup: Setup) {
 struct Case {
     name: &'static str,
     setup: Setup,
+    /// What changes under the running resource, between start and the monitor.
+    after_start: Setup,
     params: &'static [(&'static str, &'static str)],
 }
 
 const CASES: &[Case] = &[
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 nic+cidr auto",
         params: &[("ip", "192.0.2.10")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 cidr 24",
         params: &[
             ("ip", "192.0.2.11"),
@@ -96,6 +110,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 cidr 32",
         params: &[
             ("ip", "192.0.2.12"),
@@ -105,11 +120,13 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 label",
         params: &[("ip", "192.0.2.13"), ("nic", "fip0"), ("iflabel", "vip")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 broadcast",
         params: &[
             ("ip", "192.0.2.14"),
@@ -120,6 +137,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 dotted netmask",
         params: &[
             ("ip", "192.0.2.15"),
@@ -129,6 +147,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 off-subnet, cidr 24",
         params: &[
             ("ip", "198.51.100.7"),
@@ -138,6 +157,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 cidr 25+brd+label",
         params: &[
             ("ip", "192.0.2.200"),
@@ -149,16 +169,19 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 nic+cidr auto",
         params: &[("ip", "2001:db8:1::10")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 nodad",
         params: &[("ip", "2001:db8:1::11"), ("nic", "fip0"), ("nodad", "true")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 noprefixroute",
         params: &[
             ("ip", "2001:db8:1::12"),
@@ -169,6 +192,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 preferred_lft=0",
         params: &[
             ("ip", "2001:db8:1::13"),
@@ -178,6 +202,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 preferred_lft=3600",
         params: &[
             ("ip", "2001:db8:1::15"),
@@ -188,6 +213,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 /128 nodad noprefix",
         params: &[
             ("ip", "2001:db8:2::1"),
@@ -199,6 +225,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 non-canonical ip",
         params: &[
             ("ip", "2001:0db8:0001:0000:0000:0000:0000:0014"),
@@ -208,6 +235,7 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 addrlabel off",
         params: &[
             ("ip", "2001:db8:1::16"),
@@ -219,21 +247,25 @@ const CASES: &[Case] = &[
     // No base address: no interface of the node can carry the address.
     Case {
         setup: Setup::NoBase4,
+        after_start: Setup::Base,
         name: "v4 no base",
         params: &[("ip", "192.0.2.20")],
     },
     Case {
         setup: Setup::NoBase4,
+        after_start: Setup::Base,
         name: "v4 no base, nic",
         params: &[("ip", "192.0.2.21"), ("nic", "fip0")],
     },
     Case {
         setup: Setup::NoBase4,
+        after_start: Setup::Base,
         name: "v4 no base, cidr",
         params: &[("ip", "192.0.2.22"), ("cidr_netmask", "24")],
     },
     Case {
         setup: Setup::NoBase4,
+        after_start: Setup::Base,
         name: "v4 no base, nic+cidr",
         params: &[
             ("ip", "192.0.2.23"),
@@ -243,21 +275,25 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::NoBase6,
+        after_start: Setup::Base,
         name: "v6 no base",
         params: &[("ip", "2001:db8:1::20")],
     },
     Case {
         setup: Setup::NoBase6,
+        after_start: Setup::Base,
         name: "v6 no base, nic",
         params: &[("ip", "2001:db8:1::21"), ("nic", "fip0")],
     },
     Case {
         setup: Setup::NoBase6,
+        after_start: Setup::Base,
         name: "v6 no base, cidr",
         params: &[("ip", "2001:db8:1::22"), ("cidr_netmask", "64")],
     },
     Case {
         setup: Setup::NoBase6,
+        after_start: Setup::Base,
         name: "v6 no base, nic+cidr",
         params: &[
             ("ip", "2001:db8:1::23"),
@@ -269,11 +305,13 @@ const CASES: &[Case] = &[
     // A cidr_netmask that fits no base address (shorter than the subnet's).
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 wrong prefix",
         params: &[("ip", "192.0.2.30"), ("cidr_netmask", "16")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 wrong prefix, nic",
         params: &[
             ("ip", "192.0.2.31"),
@@ -283,11 +321,13 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 wrong prefix",
         params: &[("ip", "2001:db8:1::30"), ("cidr_netmask", "48")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 wrong prefix, nic",
         params: &[
             ("ip", "2001:db8:1::31"),
@@ -299,11 +339,13 @@ const CASES: &[Case] = &[
     // A nic that holds no base address.
     Case {
         setup: Setup::SpareNic,
+        after_start: Setup::Base,
         name: "v4 wrong nic",
         params: &[("ip", "192.0.2.40"), ("nic", "fip1")],
     },
     Case {
         setup: Setup::SpareNic,
+        after_start: Setup::Base,
         name: "v4 wrong nic, cidr",
         params: &[
             ("ip", "192.0.2.41"),
@@ -313,11 +355,13 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::SpareNic,
+        after_start: Setup::Base,
         name: "v6 wrong nic",
         params: &[("ip", "2001:db8:1::40"), ("nic", "fip1")],
     },
     Case {
         setup: Setup::SpareNic,
+        after_start: Setup::Base,
         name: "v6 wrong nic, cidr",
         params: &[
             ("ip", "2001:db8:1::41"),
@@ -329,11 +373,13 @@ const CASES: &[Case] = &[
     // A nic this node does not have.
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 missing nic",
         params: &[("ip", "192.0.2.50"), ("nic", "nosuch0")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 missing nic, cidr",
         params: &[
             ("ip", "192.0.2.51"),
@@ -343,11 +389,13 @@ const CASES: &[Case] = &[
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 missing nic",
         params: &[("ip", "2001:db8:1::50"), ("nic", "nosuch0")],
     },
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v6 missing nic, cidr",
         params: &[
             ("ip", "2001:db8:1::51"),
@@ -355,9 +403,44 @@ const CASES: &[Case] = &[
             ("cidr_netmask", "64"),
         ],
     },
+    // The base address goes away under a running address.
+    Case {
+        setup: Setup::Base,
+        after_start: Setup::NoBase4,
+        name: "v4 base gone later",
+        params: &[("ip", "192.0.2.25"), ("nic", "fip0")],
+    },
+    Case {
+        setup: Setup::Base,
+        after_start: Setup::NoBase4Promote,
+        name: "v4 base gone later, promoted",
+        params: &[("ip", "192.0.2.27"), ("nic", "fip0")],
+    },
+    Case {
+        setup: Setup::Base,
+        after_start: Setup::NoBase4Promote,
+        name: "v4 noprefixroute, base gone later",
+        params: &[
+            ("ip", "192.0.2.26"),
+            ("nic", "fip0"),
+            ("noprefixroute", "true"),
+        ],
+    },
+    Case {
+        setup: Setup::Base,
+        after_start: Setup::NoBase6,
+        name: "v6 noprefixroute, base gone later",
+        params: &[
+            ("ip", "2001:db8:1::26"),
+            ("nic", "fip0"),
+            ("nodad", "true"),
+            ("noprefixroute", "true"),
+        ],
+    },
     // A network namespace this node does not have.
     Case {
         setup: Setup::Base,
+        after_start: Setup::Base,
         name: "v4 missing netns",
         params: &[
             ("ip", "192.0.2.60"),
@@ -377,6 +460,13 @@ const MISSING_NETNS: &str = "IPaddr2 re-executes itself with `ip netns exec`, wh
     (no OCF code) for a namespace that does not exist, in every action: a failed stop gets the \
     node fenced. floating-ip answers as for a missing nic: soft failure for start, \
     validate-all and the recurring monitor, not running for a probe, success for stop";
+/// Where the state floating-ip leaves differs from IPaddr2's on purpose: (case, action, why).
+const LEAVES_ADDRESS: &str = "IPaddr2's stop looks for a route to find the interface again and, \
+    finding none, reports success but leaves the address up: a node Pacemaker takes for \
+    stopped keeps the service address, which then exists twice once started elsewhere. \
+    floating-ip's stop removes the address wherever the configured nic holds it";
+const STATE_DEVIATIONS: &[(&str, &str, &str)] =
+    &[("v4 noprefixroute, base gone later", "stop", LEAVES_ADDRESS)];
 const DEVIATIONS: &[(&str, &str, i32, i32, &str)] = &[
     ("v4 missing netns", "validate-all", 255, 1, MISSING_NETNS),
     ("v4 missing netns", "probe", 255, 7, MISSING_NETNS),
@@ -464,6 +554,15 @@ fn state(ns: &Netns) -> BTreeSet<String> {
     s
 }
 
+/// The addresses and address labels of a state: what an agent itself adds and removes (routes
+/// also change with the kernel's own bookkeeping when a base address goes away).
+fn addresses(s: &BTreeSet<String>) -> BTreeSet<String> {
+    s.iter()
+        .filter(|l| l.starts_with("addr"))
+        .cloned()
+        .collect()
+}
+
 fn diff(a: &BTreeSet<String>, b: &BTreeSet<String>) -> String {
     let mut out = String::new();
     for x in a.difference(b) {
@@ -514,13 +613,20 @@ fn deviation(
 }
 
 #[test]
-fn deviation_table_is_well_formed() {
+fn deviation_tables_are_well_formed() {
+    for d in STATE_DEVIATIONS {
+        assert!(
+            CASES.iter().any(|c| c.name == d.0) && ["start", "stop"].contains(&d.1),
+            "state deviation {d:?} names no case and action"
+        );
+    }
     for d in DEVIATIONS {
         assert!(
             CASES.iter().any(|c| c.name == d.0) && ACTIONS.contains(&d.1),
             "deviation {d:?} names no case and action"
         );
         assert_ne!(d.2, d.3, "{d:?} is no deviation");
+        assert!(!d.4.is_empty());
         // Never a code that bans the resource from more nodes than IPaddr2's does.
         assert!(
             ![5, 6].contains(&d.3),
@@ -537,6 +643,7 @@ fn floating_ip_matches_ipaddr2() {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut seen_deviations = BTreeSet::new();
+    let mut seen_states = BTreeSet::new();
     for case in CASES {
         let (ref_lab, our_lab) = (Lab::new(), Lab::new());
         prepare(&ref_lab, case.setup);
@@ -550,6 +657,16 @@ fn floating_ip_matches_ipaddr2() {
             "[{}] twin labs must start identical",
             case.name
         );
+        // What stop must come back to: the environment as the case left it, without the
+        // address (a third lab, never touched by an agent, when something changed after start).
+        let expected_after_stop = if case.after_start == Setup::Base {
+            base.clone()
+        } else {
+            let control = Lab::new();
+            prepare(&control, case.setup);
+            prepare(&control, case.after_start);
+            state(&control.agent)
+        };
         let mut codes = Vec::new();
         let mut after_start = "";
         let mut after_stop = "";
@@ -606,7 +723,28 @@ fn floating_ip_matches_ipaddr2() {
             }
             if *action == "start" || *action == "stop" {
                 let (s1, s2) = (state(&ref_lab.agent), state(&our_lab.agent));
-                let verdict = if s1 != s2 {
+                let state_deviation = STATE_DEVIATIONS
+                    .iter()
+                    .find(|d| d.0 == case.name && d.1 == *action);
+                let verdict = if let Some(d) = state_deviation {
+                    if s1 == s2 {
+                        problems.push(format!(
+                            "[{}] listed state deviation after {action} did not happen: {d:?}",
+                            case.name
+                        ));
+                        "SAME!"
+                    } else if addresses(&s2) != addresses(&expected_after_stop) {
+                        problems.push(format!(
+                            "[{}] state after {action}, beside the listed deviation:\n{}",
+                            case.name,
+                            diff(&expected_after_stop, &s2)
+                        ));
+                        "LEFTOVER"
+                    } else {
+                        seen_states.insert((d.0, d.1));
+                        "deviation*"
+                    }
+                } else if s1 != s2 {
                     problems.push(format!(
                         "[{}] state after {action} differs:\n{}",
                         case.name,
@@ -626,17 +764,19 @@ fn floating_ip_matches_ipaddr2() {
                         diff(&base, &s2)
                     ));
                     "LEFTOVER"
-                } else if *action == "stop" && s2 != base {
+                } else if *action == "stop" && addresses(&s2) != addresses(&expected_after_stop) {
                     problems.push(format!(
                         "[{}] state after stop differs from before start:\n{}",
                         case.name,
-                        diff(&base, &s2)
+                        diff(&expected_after_stop, &s2)
                     ));
                     "LEFTOVER"
                 } else {
                     "same"
                 };
                 if *action == "start" {
+                    prepare(&ref_lab, case.after_start);
+                    prepare(&our_lab, case.after_start);
                     after_start = verdict;
                     added = s2
                         .difference(&base)
@@ -662,6 +802,11 @@ fn floating_ip_matches_ipaddr2() {
         }
     }
 
+    for d in STATE_DEVIATIONS {
+        if !seen_states.contains(&(d.0, d.1)) && !problems.iter().any(|p| p.contains(d.0)) {
+            problems.push(format!("listed state deviation {d:?} was not observed"));
+        }
+    }
     let mut table = String::from(
         "\ndifferential: IPaddr2 vs floating-ip (exit codes: same code, or IPaddr2/floating-ip; * listed deviation, ! difference)\n",
     );

@@ -578,6 +578,17 @@ impl Agent for FloatingIp {
         let Some(a) = find_addr(&addrs, &cfg.ip) else {
             return absent(ctx, &nl, cfg);
         };
+        // Without its own prefix route (noprefixroute) the address reaches
+        // its subnet only through the base address's route: when that is
+        // gone, clients on the subnet get no answer. IPaddr2's recurring
+        // monitor fails then too (its route lookup finds nothing).
+        if cfg.noprefixroute && !ctx.is_probe() && !(cfg.nic.is_some() && cfg.prefix.is_some()) {
+            if let Err(e) = resolve(&nl, cfg) {
+                if e.status() == OcfStatus::ErrGeneric {
+                    return Err(generic!("{} is configured, but {e}", cfg.ip));
+                }
+            }
+        }
         if let Some(l) = &link {
             if a.ifindex != l.index {
                 return Err(generic!(
