@@ -41,6 +41,9 @@ enum Setup {
     /// A second interface, fip1 (a veth with its peer in the same namespace), up, with no
     /// address.
     SpareNic,
+    /// fip1 as in `SpareNic`, and 198.51.100.0/24 routed on-link through fip0 (metric 10) and
+    /// fip1 (metric 20): two equally specific routes.
+    TwoRoutes,
 }
 
 fn prepare(lab: &Lab, setup: Setup) {
@@ -60,6 +63,20 @@ fn prepare(lab: &Lab, setup: Setup) {
         Setup::NoBase6 => {
             lab.agent
                 .ip(&["-6", "addr", "del", "2001:db8:1::1/64", "dev", "fip0"]);
+        }
+        Setup::TwoRoutes => {
+            prepare(lab, Setup::SpareNic);
+            for (dev, metric) in [("fip0", "10"), ("fip1", "20")] {
+                lab.agent.ip(&[
+                    "route",
+                    "add",
+                    "198.51.100.0/24",
+                    "dev",
+                    dev,
+                    "metric",
+                    metric,
+                ]);
+            }
         }
         Setup::SpareNic => {
             lab.agent.ip(&[
@@ -403,6 +420,13 @@ const CASES: &[Case] = &[
             ("cidr_netmask", "64"),
         ],
     },
+    // Two interfaces with equally specific routes, and no nic.
+    Case {
+        setup: Setup::TwoRoutes,
+        after_start: Setup::Base,
+        name: "v4 two equal routes",
+        params: &[("ip", "198.51.100.10")],
+    },
     // The base address goes away under a running address.
     Case {
         setup: Setup::Base,
@@ -465,9 +489,20 @@ const LEAVES_ADDRESS: &str = "IPaddr2's stop looks for a route to find the inter
     finding none, reports success but leaves the address up: a node Pacemaker takes for \
     stopped keeps the service address, which then exists twice once started elsewhere. \
     floating-ip's stop removes the address wherever the configured nic holds it";
-const STATE_DEVIATIONS: &[(&str, &str, &str)] =
-    &[("v4 noprefixroute, base gone later", "stop", LEAVES_ADDRESS)];
+const TIE: &str = "with two equally specific routes IPaddr2 takes whichever `ip route` lists \
+    last, which may be the wrong network; floating-ip refuses, naming both interfaces, with \
+    OCF_ERR_ARGS: this node's routes need a nic to settle it";
+const STATE_DEVIATIONS: &[(&str, &str, &str)] = &[
+    ("v4 two equal routes", "start", TIE),
+    // Removing the address IPaddr2 put on fip1 took the route to 198.51.100.0/24 through fip1
+    // with it (the kernel deletes the prefix route of a removed primary address).
+    ("v4 two equal routes", "stop", TIE),
+    ("v4 noprefixroute, base gone later", "stop", LEAVES_ADDRESS),
+];
 const DEVIATIONS: &[(&str, &str, i32, i32, &str)] = &[
+    ("v4 two equal routes", "validate-all", 0, 2, TIE),
+    ("v4 two equal routes", "start", 0, 2, TIE),
+    ("v4 two equal routes", "monitor", 0, 7, TIE),
     ("v4 missing netns", "validate-all", 255, 1, MISSING_NETNS),
     ("v4 missing netns", "probe", 255, 7, MISSING_NETNS),
     ("v4 missing netns", "start", 255, 1, MISSING_NETNS),
