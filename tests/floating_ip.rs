@@ -237,14 +237,23 @@ fn nic_autodetect_without_matching_route_fails() {
     let agent = Agent::under_test();
     let p = [("ip", "203.0.113.5")];
     let before = lab.agent.address_set();
-    // No route on this node may still mean a route on another one, so a node-local failure
-    // (1 generic, 5 not installed) is as right as a configuration error (2, 6).
-    agent
-        .run(&lab.agent, "start", &p)
-        .expect_failure(&[1, 2, 5, 6]);
+    // No route on this node may still mean a route on another one, or one that is coming
+    // back (networking starting, a flapping NIC): a soft error (1), as IPaddr2 answers, so
+    // that Pacemaker retries or moves the address instead of banning it from the node.
+    agent.run(&lab.agent, "start", &p).expect_failure(&[1]);
     agent
         .run(&lab.agent, "validate-all", &p)
-        .expect_failure(&[1, 2, 5, 6]);
+        .expect_failure(&[1]);
+    agent.monitor(&lab.agent, &p).expect_failure(&[1]);
+    agent.probe(&lab.agent, &p).expect_code(7);
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+    assert_eq!(lab.agent.address_set(), before);
+    // A nic this node lacks: also soft (IPaddr2's 6 would stop the resource everywhere).
+    let pn = [("ip", "192.0.2.96"), ("nic", "nosuch0")];
+    agent.run(&lab.agent, "start", &pn).expect_failure(&[1]);
+    agent
+        .run(&lab.agent, "validate-all", &pn)
+        .expect_failure(&[1]);
     assert_eq!(lab.agent.address_set(), before);
 }
 
@@ -1353,4 +1362,281 @@ fn frame_parsers_decode_known_frames() {
     assert!(parse_arp(&na).is_none());
     na[54] = 135; // a neighbour solicitation is not an advertisement
     assert!(parse_na(&na).is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults IPaddr2's users reported in 2024-2026 (ClusterLabs/resource-agents), one test each.
+
+/// A veth pair with both ends in the agent's namespace: `name` up without carrier (its peer
+/// stays down), for "some other interface is down".
+fn add_carrierless(ns: &Netns, name: &str, peer: &str) {
+    ns.ip(&["link", "add", name, "type", "veth", "peer", "name", peer]);
+    ns.ip(&["link", "set", name, "up"]);
+}
+
+/// resource-agents #2027: `nic` given as one of the interface's alternative names. IPaddr2's
+/// monitor compared it with the name `ip addr` prints and reported a running address as not
+/// running. Both a short altname and one longer than an interface name may be (IFNAMSIZ).
+#[test]
+fn nic_may_be_an_alternative_name() {
+    root_or_skip!("nic_may_be_an_alternative_name");
+    let lab = Lab::new();
+    let long = "fip0-service-network"; // 20 bytes: longer than any interface name
+    for alt in ["fipalt0", long] {
+        lab.agent
+            .ip(&["link", "property", "add", "dev", "fip0", "altname", alt]);
+    }
+    let agent = Agent::under_test();
+    for (ip, nic, label) in [
+        ("192.0.2.160", "fipalt0", Some("a")),
+        ("192.0.2.161", long, None),
+        ("2001:db8:1::161", long, None),
+    ] {
+        let mut p = vec![("ip", ip), ("nic", nic), ("arp_count", "1")];
+        if let Some(l) = label {
+            p.push(("iflabel", l));
+        }
+        agent.run(&lab.agent, "validate-all", &p).expect_code(0);
+        agent.probe(&lab.agent, &p).expect_code(7);
+        agent.run(&lab.agent, "start", &p).expect_code(0);
+        let got = only_on(&lab.agent, "fip0", ip);
+        if label.is_some() {
+            // The label is built on the interface's name, which is what the kernel checks.
+            assert_eq!(got.label.as_deref(), Some("fip0:a"), "{got:?}");
+        }
+        agent.monitor(&lab.agent, &p).expect_code(0);
+        agent.probe(&lab.agent, &p).expect_code(0);
+        agent.run(&lab.agent, "stop", &p).expect_code(0);
+        absent(&lab.agent, ip);
+        agent.probe(&lab.agent, &p).expect_code(7);
+    }
+}
+
+/// resource-agents #2188: with another interface down (no carrier) or carrying an altname,
+/// IPaddr2 ran `ip link show dev` with an empty name and then matched DOWN on every
+/// interface's line, answering "not installed" (5) for an address that was fine.
+#[test]
+fn other_interfaces_down_or_with_altnames_change_nothing() {
+    root_or_skip!("other_interfaces_down_or_with_altnames_change_nothing");
+    let lab = Lab::new();
+    add_carrierless(&lab.agent, "spare0", "spare0p");
+    lab.agent.ip(&[
+        "link",
+        "property",
+        "add",
+        "dev",
+        "spare0",
+        "altname",
+        "sparealt0",
+    ]);
+    lab.agent.ip(&[
+        "link", "add", "spare1", "type", "veth", "peer", "name", "spare1p",
+    ]);
+    lab.agent.ip(&[
+        "link",
+        "property",
+        "add",
+        "dev",
+        "spare1",
+        "altname",
+        "sparealt1",
+    ]);
+    assert!(lab.agent.no_carrier("spare0"), "spare0 must lack carrier");
+    assert_eq!(lab.agent.operstate("spare1"), "DOWN");
+    let agent = Agent::under_test();
+    for p in [
+        vec![("ip", "192.0.2.162"), ("arp_count", "1")],
+        vec![("ip", "192.0.2.163"), ("nic", "fip0"), ("arp_count", "1")],
+        vec![
+            ("ip", "2001:db8:1::163"),
+            ("nic", "fip0"),
+            ("nodad", "true"),
+        ],
+    ] {
+        let ip = p[0].1;
+        agent.probe(&lab.agent, &p).expect_code(7);
+        agent.run(&lab.agent, "validate-all", &p).expect_code(0);
+        agent.run(&lab.agent, "start", &p).expect_code(0);
+        only_on(&lab.agent, "fip0", ip);
+        // check_link_status is on by default: only fip0's link may count.
+        agent.monitor(&lab.agent, &p).expect_code(0);
+        agent.probe(&lab.agent, &p).expect_code(0);
+        agent.run(&lab.agent, "stop", &p).expect_code(0);
+        absent(&lab.agent, ip);
+        agent.monitor(&lab.agent, &p).expect_code(7);
+    }
+}
+
+/// resource-agents #2161: an interface named like an `ip` keyword (`primary`, `secondary`)
+/// was read as the keyword, so IPaddr2 looked at every interface (and failed when another
+/// one was down).
+#[test]
+fn nic_named_like_an_ip_keyword() {
+    root_or_skip!("nic_named_like_an_ip_keyword");
+    let lab = Lab::new();
+    lab.agent.ip(&["link", "set", "fip0", "down"]);
+    lab.agent.ip(&["link", "set", "fip0", "name", "primary"]);
+    lab.agent.ip(&["link", "set", "primary", "up"]);
+    // Another interface, down, named like a keyword too.
+    lab.agent.ip(&[
+        "link",
+        "add",
+        "secondary",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "label",
+    ]);
+    wait_for("primary to have carrier", DEADLINE, || {
+        (lab.agent.operstate("primary") == "UP").then_some(())
+    });
+    let agent = Agent::under_test();
+    for p in [
+        vec![
+            ("ip", "192.0.2.164"),
+            ("nic", "primary"),
+            ("arp_count", "1"),
+        ],
+        vec![("ip", "192.0.2.165"), ("arp_count", "1")],
+    ] {
+        let ip = p[0].1;
+        agent.run(&lab.agent, "validate-all", &p).expect_code(0);
+        agent.probe(&lab.agent, &p).expect_code(7);
+        agent.run(&lab.agent, "start", &p).expect_code(0);
+        let got = only_on(&lab.agent, "primary", ip);
+        assert_eq!(got.prefixlen, 24, "{got:?}");
+        agent.monitor(&lab.agent, &p).expect_code(0);
+        agent.run(&lab.agent, "stop", &p).expect_code(0);
+        absent(&lab.agent, ip);
+        agent.monitor(&lab.agent, &p).expect_code(7);
+    }
+    // A nic named "secondary" that is down: start brings it up, as IPaddr2 does.
+    let p = [
+        ("ip", "198.51.100.164"),
+        ("nic", "secondary"),
+        ("cidr_netmask", "24"),
+        ("arp_count", "1"),
+        ("check_link_status", "false"),
+    ];
+    agent.run(&lab.agent, "start", &p).expect_code(0);
+    only_on(&lab.agent, "secondary", "198.51.100.164");
+    agent.monitor(&lab.agent, &p).expect_code(0);
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+    absent(&lab.agent, "198.51.100.164");
+}
+
+/// resource-agents #1985: the address was put on the interface by hand before start, without
+/// the label the resource sets. IPaddr2 took it for its own and reported a start (and every
+/// monitor) as successful although the address was not as configured.
+#[test]
+fn address_added_by_hand_before_start() {
+    root_or_skip!("address_added_by_hand_before_start");
+    let lab = Lab::new();
+    let agent = Agent::under_test();
+    lab.agent
+        .ip(&["addr", "add", "192.0.2.170/24", "dev", "fip0"]);
+    let p = [
+        ("ip", "192.0.2.170"),
+        ("nic", "fip0"),
+        ("cidr_netmask", "24"),
+        ("iflabel", "vip"),
+        ("arp_count", "1"),
+    ];
+    // Not running as configured: a probe must not say "running" (Pacemaker would then never
+    // start it), and start must not claim what it did not do.
+    let r = agent.probe(&lab.agent, &p);
+    r.expect_failure(&[1]);
+    assert!(r.exit_reasons()[0].contains("fip0:vip"), "{}", r.describe());
+    let r = agent.run(&lab.agent, "start", &p);
+    r.expect_failure(&[1]);
+    assert!(r.exit_reasons()[0].contains("fip0:vip"), "{}", r.describe());
+    agent.monitor(&lab.agent, &p).expect_failure(&[1]);
+    let got = only_on(&lab.agent, "fip0", "192.0.2.170");
+    assert_eq!(
+        got.label.as_deref(),
+        Some("fip0"),
+        "start left it alone: {got:?}"
+    );
+    // Pacemaker's recovery, stop then start, ends with the address as configured.
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+    absent(&lab.agent, "192.0.2.170");
+    agent.run(&lab.agent, "start", &p).expect_code(0);
+    let got = only_on(&lab.agent, "fip0", "192.0.2.170");
+    assert_eq!(got.label.as_deref(), Some("fip0:vip"), "{got:?}");
+    agent.monitor(&lab.agent, &p).expect_code(0);
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+    absent(&lab.agent, "192.0.2.170");
+
+    // By hand exactly as configured (no label asked for): that is the resource, running.
+    lab.agent
+        .ip(&["addr", "add", "192.0.2.171/24", "dev", "fip0"]);
+    let q = [
+        ("ip", "192.0.2.171"),
+        ("nic", "fip0"),
+        ("cidr_netmask", "24"),
+        ("arp_count", "1"),
+    ];
+    agent.probe(&lab.agent, &q).expect_code(0);
+    agent.run(&lab.agent, "start", &q).expect_code(0);
+    agent.monitor(&lab.agent, &q).expect_code(0);
+    agent.run(&lab.agent, "stop", &q).expect_code(0);
+    absent(&lab.agent, "192.0.2.171");
+}
+
+/// The source address the kernel picks in `ns` for traffic to `dst` (`ip route get`).
+fn source_for(ns: &Netns, dst: &str) -> String {
+    let r = ns.links(&["-6", "route", "get", dst]);
+    r.first()
+        .and_then(|x| x["prefsrc"].as_str())
+        .unwrap_or_else(|| panic!("no prefsrc in `ip -6 route get {dst}`: {r:?}"))
+        .to_string()
+}
+
+/// resource-agents #1951: an IPv6 floating address in the node's subnet became the source
+/// address of the node's own connections (Linux prefers the newest address among equals), so
+/// they broke when it moved away. floating-ip gives the address its own address label, as
+/// IPaddr2 does by default since 4.15.
+#[test]
+fn ipv6_floating_address_is_not_the_nodes_source_address() {
+    root_or_skip!("ipv6_floating_address_is_not_the_nodes_source_address");
+    let lab = Lab::new();
+    let agent = Agent::under_test();
+    let peer = "2001:db8:1::2";
+    assert_eq!(source_for(&lab.agent, peer), "2001:db8:1::1");
+    // ::3 shares more leading bits with the peer than the base address does, and is newer.
+    let unlabelled = [
+        ("ip", "2001:db8:1::3"),
+        ("nic", "fip0"),
+        ("nodad", "true"),
+        ("lvs_ipv6_addrlabel", "false"),
+    ];
+    // The fault, reproduced: without the label the floating address is the source.
+    agent.run(&lab.agent, "start", &unlabelled).expect_code(0);
+    assert_eq!(
+        source_for(&lab.agent, peer),
+        "2001:db8:1::3",
+        "the kernel no longer prefers the newest address: this test proves nothing"
+    );
+    agent.run(&lab.agent, "stop", &unlabelled).expect_code(0);
+
+    let p = [("ip", "2001:db8:1::3"), ("nic", "fip0"), ("nodad", "true")];
+    agent.run(&lab.agent, "start", &p).expect_code(0);
+    only_on(&lab.agent, "fip0", "2001:db8:1::3");
+    assert_eq!(source_for(&lab.agent, peer), "2001:db8:1::1");
+    let labels = lab.agent.links(&["addrlabel", "list"]);
+    assert!(
+        labels
+            .iter()
+            .any(|l| l["address"] == "2001:db8:1::3" && l["prefixlen"] == 128 && l["label"] == 99),
+        "an address label 99 for 2001:db8:1::3/128: {labels:?}"
+    );
+    agent.monitor(&lab.agent, &p).expect_code(0);
+    agent.run(&lab.agent, "stop", &p).expect_code(0);
+    absent(&lab.agent, "2001:db8:1::3");
+    let labels = lab.agent.links(&["addrlabel", "list"]);
+    assert!(
+        !labels.iter().any(|l| l["address"] == "2001:db8:1::3"),
+        "stop removes the label entry: {labels:?}"
+    );
 }

@@ -39,6 +39,8 @@ pub const RTM_DELADDR: u16 = 21;
 pub const RTM_GETADDR: u16 = 22;
 pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_GETROUTE: u16 = 26;
+pub const RTM_NEWADDRLABEL: u16 = 72;
+pub const RTM_DELADDRLABEL: u16 = 73;
 
 const NLMSGERR_ATTR_MSG: u16 = 1;
 
@@ -63,6 +65,7 @@ const IFLA_MTU: u16 = 4;
 const IFLA_MASTER: u16 = 10;
 const IFLA_OPERSTATE: u16 = 16;
 const IFLA_EXT_MASK: u16 = 29;
+const IFLA_ALT_IFNAME: u16 = 53;
 /// Link counters are large and unused here; kernels that do not know the
 /// bit ignore it.
 const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
@@ -123,6 +126,10 @@ const NLA_HDRLEN: usize = 4;
 /// Attribute type bits that are flags (nested, byte order), not the type.
 const NLA_TYPE_MASK: u16 = 0x3fff;
 const IFNAMSIZ: usize = 16;
+/// Alternative names (`ip link property add ... altname`) may be longer.
+const ALTIFNAMSIZ: usize = 128;
+const IFAL_ADDRESS: u16 = 1;
+const IFAL_LABEL: u16 = 2;
 
 const SOL_NETLINK: libc::c_int = 270;
 const NETLINK_EXT_ACK: libc::c_int = 11;
@@ -459,12 +466,56 @@ fn check_ifname(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Looks an interface up by name. The kernel finds alternative names too
+/// (`altname`, Linux 5.5 and later); one too long for IFLA_IFNAME goes in
+/// IFLA_ALT_IFNAME.
 pub fn encode_getlink_by_name(name: &str, seq: u32) -> Result<Vec<u8>, String> {
-    check_ifname(name)?;
+    let attr = if name.len() < IFNAMSIZ {
+        check_ifname(name)?;
+        IFLA_IFNAME
+    } else if name.len() < ALTIFNAMSIZ && !name.contains(['\0', '/']) {
+        IFLA_ALT_IFNAME
+    } else {
+        return Err(format!(
+            "{name:?} is not an interface name (1 to {} bytes, no '/')",
+            ALTIFNAMSIZ - 1
+        ));
+    };
     Ok(MsgBuilder::new(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, seq)
         .header(&ifinfomsg(AF_UNSPEC, 0, 0, 0))
         .attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
-        .attr_str(IFLA_IFNAME, name)
+        .attr_str(attr, name)
+        .finish())
+}
+
+/// Adds (or, with `add` false, removes) the IPv6 address label `label` for
+/// the single address `addr` (a /128 entry of the policy table RFC 6724
+/// source address selection reads, as `ip addrlabel add prefix ADDR label N`).
+pub fn encode_addrlabel(
+    add: bool,
+    addr: &std::net::Ipv6Addr,
+    label: u32,
+    seq: u32,
+) -> Result<Vec<u8>, String> {
+    if label == u32::MAX {
+        return Err("address label 4294967295 is reserved".into());
+    }
+    let (kind, flags) = if add {
+        (
+            RTM_NEWADDRLABEL,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )
+    } else {
+        (RTM_DELADDRLABEL, NLM_F_REQUEST | NLM_F_ACK)
+    };
+    // struct ifaddrlblmsg: family, reserved, prefix length, flags, ifindex, seq.
+    let mut hdr = [0u8; 12];
+    hdr[0] = AF_INET6;
+    hdr[2] = 128;
+    Ok(MsgBuilder::new(kind, flags, seq)
+        .header(&hdr)
+        .attr(IFAL_ADDRESS, &addr.octets())
+        .attr_u32(IFAL_LABEL, label)
         .finish())
 }
 
@@ -1322,6 +1373,20 @@ impl Netlink {
     pub fn del_addr(&self, ifindex: u32, addr: IpAddr, prefix_len: u8) -> Result<(), NetError> {
         let op = format!("delete address {addr}/{prefix_len} on ifindex {ifindex}");
         self.change(&op, |seq| encode_deladdr(ifindex, &addr, prefix_len, seq))
+    }
+
+    /// Gives the IPv6 address `addr` its own address label; fails with
+    /// EEXIST if the table already has an entry for exactly that address.
+    pub fn add_addrlabel(&self, addr: &std::net::Ipv6Addr, label: u32) -> Result<(), NetError> {
+        let op = format!("add address label {label} for {addr}");
+        self.change(&op, |seq| encode_addrlabel(true, addr, label, seq))
+    }
+
+    /// Removes the address label entry of `addr`; fails with ESRCH if there
+    /// is none.
+    pub fn del_addrlabel(&self, addr: &std::net::Ipv6Addr, label: u32) -> Result<(), NetError> {
+        let op = format!("delete address label {label} for {addr}");
+        self.change(&op, |seq| encode_addrlabel(false, addr, label, seq))
     }
 
     /// Brings an interface administratively up.

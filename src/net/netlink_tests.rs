@@ -237,6 +237,21 @@ fn encode_deladdr_bytes() {
 }
 
 #[test]
+fn encode_addrlabel_bytes() {
+    let ip: std::net::Ipv6Addr = "2001:db8::10".parse().unwrap();
+    let got = encode_addrlabel(true, &ip, 99, 7).unwrap();
+    let want = h("38000000 4800 0506 07000000 00000000
+                  0a 00 80 00 00000000 00000000
+                  1400 0100 20010db8000000000000000000000010
+                  0800 0200 63000000");
+    assert_eq!(got, want);
+    let del = encode_addrlabel(false, &ip, 99, 8).unwrap();
+    assert_eq!(&del[4..8], &h("4900 0500")[..]);
+    assert_eq!(&del[16..], &got[16..]);
+    assert!(encode_addrlabel(true, &ip, u32::MAX, 1).is_err());
+}
+
+#[test]
 fn encode_link_requests() {
     let got = encode_getlink_by_name("sth0", 2).unwrap();
     let want = h("34000000 1200 0500 02000000 00000000
@@ -244,9 +259,22 @@ fn encode_link_requests() {
                   0800 1d00 08000000
                   0900 0300 7374683000 000000");
     assert_eq!(got, want);
-    for bad in ["", "0123456789abcdef", "a/b", "a\0b"] {
+    for bad in [
+        "",
+        "a/b",
+        "a\0b",
+        &"x".repeat(128),
+        &format!("{}/", "x".repeat(20)),
+    ] {
         assert!(encode_getlink_by_name(bad, 1).is_err(), "{bad:?}");
     }
+    // 16 bytes and more: an alternative name, in IFLA_ALT_IFNAME (53).
+    let got = encode_getlink_by_name("0123456789abcdef", 2).unwrap();
+    let want = h("40000000 1200 0500 02000000 00000000
+                  00 00 0000 00000000 00000000 00000000
+                  0800 1d00 08000000
+                  1500 3500 30313233343536373839616263646566 00 000000");
+    assert_eq!(got, want);
 
     let got = encode_getlink_by_index(3, 4);
     assert_eq!(

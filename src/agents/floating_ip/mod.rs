@@ -8,13 +8,15 @@
 mod params;
 mod select;
 
+use crate::generic;
 use crate::net::netlink::{
     AddAddr, Addr, Family, Link, Netlink, OperState, IFA_F_DADFAILED, IFA_F_DEPRECATED,
     IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFA_F_PERMANENT, IFA_F_TENTATIVE,
 };
 use crate::net::{self, ArpKind, NetError};
-use crate::ocf::{background, env, Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
-use crate::{args_err, generic};
+use crate::ocf::{
+    background, env, Action, Agent, AgentMeta, Ctx, Health, OcfError, OcfStatus, Params,
+};
 use params::{broadcast_for, check_label_len, Config};
 use serde_json::json;
 use std::net::IpAddr;
@@ -30,7 +32,9 @@ fn net_err(e: NetError) -> OcfError {
         Some(libc::EPERM | libc::EACCES) => OcfError::Perm(format!(
             "{e} (managing addresses needs root or CAP_NET_ADMIN)"
         )),
-        Some(libc::ENODEV) => OcfError::Args(e.to_string()),
+        // The interface vanished while we worked on it: node-local, and
+        // perhaps passing (a NIC being renamed or recreated).
+        Some(libc::ENODEV) => OcfError::Generic(e.to_string()),
         _ => match e {
             NetError::NetnsNotFound { .. } | NetError::Invalid { .. } => {
                 OcfError::Args(e.to_string())
@@ -44,14 +48,38 @@ fn family(ip: &IpAddr) -> Family {
     Family::of(ip)
 }
 
+/// What `nic` names on this node.
+enum Nic {
+    /// `nic` is not set.
+    Unset,
+    Here(Link),
+    /// `nic` names no interface of this node.
+    Missing(String),
+}
+
+fn lookup_nic(nl: &Netlink, cfg: &Config) -> Result<Nic, OcfError> {
+    match &cfg.nic {
+        None => Ok(Nic::Unset),
+        Some(name) => Ok(match nl.link_by_name(name).map_err(net_err)? {
+            Some(l) => Nic::Here(l),
+            None => Nic::Missing(name.clone()),
+        }),
+    }
+}
+
+/// A `nic` missing on this node is OCF_ERR_GENERIC: node-local (IPaddr2's
+/// OCF_ERR_CONFIGURED would stop the resource on every node) and possibly
+/// passing (a VLAN, bond or renamed NIC that is not there yet).
+fn missing_nic(name: &str) -> OcfError {
+    generic!("interface {name} does not exist on this node")
+}
+
 /// The configured interface, which must exist.
 fn configured_link(nl: &Netlink, cfg: &Config) -> Result<Option<Link>, OcfError> {
-    match &cfg.nic {
-        None => Ok(None),
-        Some(name) => match nl.link_by_name(name).map_err(net_err)? {
-            Some(l) => Ok(Some(l)),
-            None => Err(args_err!("interface {name} does not exist")),
-        },
+    match lookup_nic(nl, cfg)? {
+        Nic::Unset => Ok(None),
+        Nic::Here(l) => Ok(Some(l)),
+        Nic::Missing(name) => Err(missing_nic(&name)),
     }
 }
 
@@ -122,6 +150,43 @@ fn resolve(nl: &Netlink, cfg: &Config) -> Result<Target, OcfError> {
         link,
         prefix: choice.prefix,
     })
+}
+
+/// Gives an IPv6 address its address label (`lvs_ipv6_addrlabel`), so that
+/// source address selection does not pick it for the node's own
+/// connections. Returns whether this call created the entry.
+fn add_addrlabel(nl: &Netlink, cfg: &Config) -> Result<bool, OcfError> {
+    let (IpAddr::V6(v6), Some(label)) = (cfg.ip, cfg.addrlabel) else {
+        return Ok(false);
+    };
+    match nl.add_addrlabel(&v6, label) {
+        Ok(()) => {
+            log::info!(
+                "address label {label} for {v6}: not a source address for this node's own traffic"
+            );
+            Ok(true)
+        }
+        Err(e) if e.errno() == Some(libc::EEXIST) => {
+            log::info!("{v6} already has an address label entry; kept");
+            Ok(false)
+        }
+        Err(e) => Err(net_err(e)),
+    }
+}
+
+/// Removes the address label entry `add_addrlabel` made, if there is one.
+fn drop_addrlabel(nl: &Netlink, cfg: &Config) -> Result<(), OcfError> {
+    let (IpAddr::V6(v6), Some(label)) = (cfg.ip, cfg.addrlabel) else {
+        return Ok(());
+    };
+    match nl.del_addrlabel(&v6, label) {
+        Ok(()) => {
+            log::info!("removed the address label entry of {v6}");
+            Ok(())
+        }
+        Err(e) if matches!(e.errno(), Some(libc::ESRCH | libc::ENOENT)) => Ok(()),
+        Err(e) => Err(net_err(e)),
+    }
 }
 
 fn pidfile(ctx: &Ctx) -> std::path::PathBuf {
@@ -264,6 +329,142 @@ fn start_announcements(ctx: &Ctx, cfg: &Config, link: &Link) -> Result<(), OcfEr
     Ok(())
 }
 
+/// The address is there, but not as this resource puts it: someone added it
+/// by hand without the label. Not "running": stop removes it, and the start
+/// after that adds it as configured.
+fn unlabelled(cfg: &Config, a: &Addr, want: &str) -> OcfError {
+    generic!(
+        "{} is already configured, labelled {}, not {want}: it was not added by this resource (stop removes it, a start then adds it as configured)",
+        cfg.ip,
+        a.label.as_deref().unwrap_or("(none)")
+    )
+}
+
+/// A monitor that finds the address absent. A probe, or a resource that
+/// needs no route (nic and cidr_netmask both set), is simply not running. A
+/// recurring monitor also says, as IPaddr2's does, when no interface of
+/// this node could carry the address: that failure (OCF_ERR_GENERIC, with
+/// its reason) tells why a restart here would fail too.
+fn absent(ctx: &Ctx, nl: &Netlink, cfg: &Config) -> Result<Health, OcfError> {
+    if ctx.is_probe() || (cfg.nic.is_some() && cfg.prefix.is_some()) {
+        return Ok(Health::NotRunning);
+    }
+    match resolve(nl, cfg) {
+        Err(e) if e.status() == OcfStatus::ErrGeneric => {
+            Err(generic!("{} is not configured, and {e}", cfg.ip))
+        }
+        _ => Ok(Health::NotRunning),
+    }
+}
+
+/// Adds the address on the chosen interface, brings it up, waits for DAD,
+/// announces it, and checks that a monitor would now agree.
+fn add_and_check(ctx: &Ctx, nl: &Netlink, cfg: &Config, t: &Target) -> Result<(), OcfError> {
+    if cfg.run_arping {
+        if let IpAddr::V4(v4) = cfg.ip {
+            nl.set_link_up(t.link.index).map_err(net_err)?;
+            duplicate_check(ctx, &t.link, v4)?;
+        }
+    }
+    let mut req = AddAddr::new(t.link.index, cfg.ip, t.prefix);
+    req.broadcast = broadcast_for(cfg.broadcast, &cfg.ip, t.prefix);
+    req.label = cfg.label_for(&t.link.name);
+    req.nodad = cfg.nodad && cfg.ip.is_ipv6();
+    req.noprefixroute = cfg.noprefixroute;
+    req.preferred_lft = cfg.preferred_lft;
+    log::info!("adding {}/{} to {}", cfg.ip, t.prefix, t.link.name);
+    match nl.add_addr(&req) {
+        Ok(()) => {}
+        // Someone added it between our look and our add: check it below.
+        Err(e) if e.errno() == Some(libc::EEXIST) => log::warn!("{e}"),
+        Err(e) => return Err(net_err(e)),
+    }
+    nl.set_link_up(t.link.index).map_err(net_err)?;
+    if !t.link.up {
+        // Frames sent in the moment after a link comes up are dropped
+        // while the kernel reports success: wait until it is operational.
+        log::info!("brought {} up", t.link.name);
+        let wait = Duration::from_secs(3).min(ctx.deadline.remaining() / 2);
+        if nl
+            .wait_oper_up(t.link.index, wait)
+            .map_err(net_err)?
+            .is_none()
+        {
+            log::warn!(
+                "{} is not operational after {:.1}s",
+                t.link.name,
+                wait.as_secs_f64()
+            );
+        }
+    }
+    if cfg.ip.is_ipv6() && !req.nodad {
+        wait_dad(ctx, nl, cfg, t)?;
+    }
+    let link = nl
+        .link_by_index(t.link.index)
+        .map_err(net_err)?
+        .unwrap_or_else(|| t.link.clone());
+    start_announcements(ctx, cfg, &link)?;
+    // Do not return before a monitor would agree (Pacemaker's rule).
+    let addrs = nl.addrs(Some(family(&cfg.ip))).map_err(net_err)?;
+    match find_addr(&addrs, &cfg.ip) {
+        Some(a) if a.ifindex == link.index && a.prefix_len == t.prefix => Ok(()),
+        _ => Err(generic!(
+            "{}/{} is not on {} after adding it",
+            cfg.ip,
+            t.prefix,
+            link.name
+        )),
+    }
+}
+
+/// Removes the address, if it is on the configured interface.
+fn stop_address(nl: &Netlink, cfg: &Config) -> Result<(), OcfError> {
+    let link = match lookup_nic(nl, cfg)? {
+        Nic::Unset => None,
+        Nic::Here(l) => Some(l),
+        Nic::Missing(name) => {
+            log::info!(
+                "{}: the address cannot be there; stopped",
+                missing_nic(&name)
+            );
+            return Ok(());
+        }
+    };
+    let addrs = nl.addrs(Some(family(&cfg.ip))).map_err(net_err)?;
+    let Some(a) = find_addr(&addrs, &cfg.ip) else {
+        log::info!("{} is not configured; stopped", cfg.ip);
+        return Ok(());
+    };
+    if let Some(l) = &link {
+        if a.ifindex != l.index {
+            log::warn!(
+                "{} is on {}, not on {}: not ours to remove",
+                cfg.ip,
+                ifname(nl, a.ifindex),
+                l.name
+            );
+            return Ok(());
+        }
+    }
+    log::info!(
+        "removing {}/{} from {}",
+        cfg.ip,
+        a.prefix_len,
+        ifname(nl, a.ifindex)
+    );
+    match nl.del_addr(a.ifindex, cfg.ip, a.prefix_len) {
+        Ok(()) => {}
+        Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENODEV)) => {}
+        Err(e) => return Err(net_err(e)),
+    }
+    let addrs = nl.addrs(Some(family(&cfg.ip))).map_err(net_err)?;
+    match find_addr(&addrs, &cfg.ip) {
+        None => Ok(()),
+        Some(_) => Err(generic!("{} is still configured after removing it", cfg.ip)),
+    }
+}
+
 impl Agent for FloatingIp {
     type Config = Config;
 
@@ -280,7 +481,16 @@ impl Agent for FloatingIp {
     /// stop and probes soften.
     fn validate(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
         if let Some(ns) = &cfg.netns {
-            net::enter_netns(ns).map_err(net_err)?;
+            match net::enter_netns(ns).map_err(net_err) {
+                Ok(()) => {}
+                // A namespace this node lacks (not made yet, perhaps) is soft
+                // for start and validate-all, like a missing nic; stop and a
+                // probe soften it further (nothing of ours can be in it).
+                Err(OcfError::Args(m)) if ctx.action != Action::Stop && !ctx.is_probe() => {
+                    return Err(OcfError::Generic(m))
+                }
+                Err(e) => return Err(e),
+            }
         }
         // validate-all also checks that this host can place the address, as
         // IPaddr2's does; OCF 1.1's check level 0 (consistency only, no look
@@ -315,6 +525,11 @@ impl Agent for FloatingIp {
                     t.prefix
                 ));
             }
+            if let Some(want) = cfg.label_for(&t.link.name) {
+                if a.label.as_deref() != Some(want.as_str()) {
+                    return Err(unlabelled(cfg, a, &want));
+                }
+            }
             if a.has_flag(IFA_F_DADFAILED) {
                 return Err(generic!(
                     "{} is on {} but failed duplicate address detection",
@@ -323,124 +538,57 @@ impl Agent for FloatingIp {
                 ));
             }
             log::info!("{}/{} is already on {}", cfg.ip, t.prefix, t.link.name);
+            add_addrlabel(&nl, cfg)?;
             nl.set_link_up(t.link.index).map_err(net_err)?;
             return Ok(());
         }
-        if cfg.run_arping {
-            if let IpAddr::V4(v4) = cfg.ip {
-                nl.set_link_up(t.link.index).map_err(net_err)?;
-                duplicate_check(ctx, &t.link, v4)?;
-            }
+        // Before the address exists, so that it is never a source address.
+        let labelled = add_addrlabel(&nl, cfg)?;
+        let added = add_and_check(ctx, &nl, cfg, &t);
+        if added.is_err() && labelled {
+            let _ = drop_addrlabel(&nl, cfg);
         }
-        let mut req = AddAddr::new(t.link.index, cfg.ip, t.prefix);
-        req.broadcast = broadcast_for(cfg.broadcast, &cfg.ip, t.prefix);
-        req.label = cfg.label_for(&t.link.name);
-        req.nodad = cfg.nodad && cfg.ip.is_ipv6();
-        req.noprefixroute = cfg.noprefixroute;
-        req.preferred_lft = cfg.preferred_lft;
-        log::info!("adding {}/{} to {}", cfg.ip, t.prefix, t.link.name);
-        match nl.add_addr(&req) {
-            Ok(()) => {}
-            // Someone added it between our look and our add: check it below.
-            Err(e) if e.errno() == Some(libc::EEXIST) => log::warn!("{e}"),
-            Err(e) => return Err(net_err(e)),
-        }
-        nl.set_link_up(t.link.index).map_err(net_err)?;
-        if !t.link.up {
-            // Frames sent in the moment after a link comes up are dropped
-            // while the kernel reports success: wait until it is operational.
-            log::info!("brought {} up", t.link.name);
-            let wait = Duration::from_secs(3).min(ctx.deadline.remaining() / 2);
-            if nl
-                .wait_oper_up(t.link.index, wait)
-                .map_err(net_err)?
-                .is_none()
-            {
-                log::warn!(
-                    "{} is not operational after {:.1}s",
-                    t.link.name,
-                    wait.as_secs_f64()
-                );
-            }
-        }
-        if cfg.ip.is_ipv6() && !req.nodad {
-            wait_dad(ctx, &nl, cfg, &t)?;
-        }
-        let link = nl
-            .link_by_index(t.link.index)
-            .map_err(net_err)?
-            .unwrap_or(t.link);
-        start_announcements(ctx, cfg, &link)?;
-        // Do not return before a monitor would agree (Pacemaker's rule).
-        let addrs = nl.addrs(Some(family(&cfg.ip))).map_err(net_err)?;
-        match find_addr(&addrs, &cfg.ip) {
-            Some(a) if a.ifindex == link.index && a.prefix_len == t.prefix => Ok(()),
-            _ => Err(generic!(
-                "{}/{} is not on {} after adding it",
-                cfg.ip,
-                t.prefix,
-                link.name
-            )),
-        }
+        added
     }
 
     fn stop(ctx: &Ctx, cfg: &Config) -> Result<(), OcfError> {
         background::stop(&pidfile(ctx), ANNOUNCER, Duration::from_millis(500))?;
         let nl = Netlink::open().map_err(net_err)?;
-        let link = match configured_link(&nl, cfg) {
-            Ok(l) => l,
-            Err(e) if e.is_environment() => {
-                log::info!("{e}: the address cannot be there; stopped");
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        let addrs = nl.addrs(Some(family(&cfg.ip))).map_err(net_err)?;
-        let Some(a) = find_addr(&addrs, &cfg.ip) else {
-            log::info!("{} is not configured; stopped", cfg.ip);
-            return Ok(());
-        };
-        if let Some(l) = &link {
-            if a.ifindex != l.index {
-                log::warn!(
-                    "{} is on {}, not on {}: not ours to remove",
-                    cfg.ip,
-                    ifname(&nl, a.ifindex),
-                    l.name
-                );
-                return Ok(());
-            }
-        }
-        log::info!(
-            "removing {}/{} from {}",
-            cfg.ip,
-            a.prefix_len,
-            ifname(&nl, a.ifindex)
-        );
-        match nl.del_addr(a.ifindex, cfg.ip, a.prefix_len) {
-            Ok(()) => {}
-            Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENODEV)) => {}
-            Err(e) => return Err(net_err(e)),
-        }
-        let addrs = nl.addrs(Some(family(&cfg.ip))).map_err(net_err)?;
-        match find_addr(&addrs, &cfg.ip) {
-            None => Ok(()),
-            Some(_) => Err(generic!("{} is still configured after removing it", cfg.ip)),
-        }
+        stop_address(&nl, cfg)?;
+        drop_addrlabel(&nl, cfg)
     }
 
     fn monitor(ctx: &Ctx, cfg: &Config) -> Result<Health, OcfError> {
         let nl = Netlink::open().map_err(net_err)?;
-        let link = match configured_link(&nl, cfg) {
-            Ok(l) => l,
-            // A probe on a node without the interface: simply not running.
-            Err(e) if e.is_environment() && ctx.is_probe() => return Ok(Health::NotRunning),
-            Err(e) => return Err(generic!("{e}")),
+        let link = match lookup_nic(&nl, cfg)? {
+            Nic::Unset => None,
+            Nic::Here(l) => Some(l),
+            // The address cannot be on an interface this node lacks: a probe
+            // says "not running", so the resource stays allowed elsewhere.
+            // A recurring monitor answers as IPaddr2's does: "not running"
+            // when cidr_netmask is set (the address needs no route), else
+            // the failure to place it.
+            Nic::Missing(name) if ctx.is_probe() || cfg.prefix.is_some() => {
+                log::info!("{}; {} is not running here", missing_nic(&name), cfg.ip);
+                return Ok(Health::NotRunning);
+            }
+            Nic::Missing(name) => return Err(missing_nic(&name)),
         };
         let addrs = nl.addrs(Some(family(&cfg.ip))).map_err(net_err)?;
         let Some(a) = find_addr(&addrs, &cfg.ip) else {
-            return Ok(Health::NotRunning);
+            return absent(ctx, &nl, cfg);
         };
+        // Without its own prefix route (noprefixroute) the address reaches
+        // its subnet only through the base address's route: when that is
+        // gone, clients on the subnet get no answer. IPaddr2's recurring
+        // monitor fails then too (its route lookup finds nothing).
+        if cfg.noprefixroute && !ctx.is_probe() && !(cfg.nic.is_some() && cfg.prefix.is_some()) {
+            if let Err(e) = resolve(&nl, cfg) {
+                if e.status() == OcfStatus::ErrGeneric {
+                    return Err(generic!("{} is configured, but {e}", cfg.ip));
+                }
+            }
+        }
         if let Some(l) = &link {
             if a.ifindex != l.index {
                 return Err(generic!(
@@ -458,6 +606,16 @@ impl Agent for FloatingIp {
                     cfg.ip,
                     a.prefix_len
                 ));
+            }
+        }
+        if cfg.iflabel.is_some() {
+            let on = link
+                .as_ref()
+                .map_or_else(|| ifname(&nl, a.ifindex), |l| l.name.clone());
+            if let Some(want) = cfg.label_for(&on) {
+                if a.label.as_deref() != Some(want.as_str()) {
+                    return Err(unlabelled(cfg, a, &want));
+                }
             }
         }
         if a.has_flag(IFA_F_DADFAILED) {

@@ -20,7 +20,8 @@ pub static PARAMS: &[ParamSpec] = &[
         "The interface to put the address on. If unset, the interface of the most specific \
          route that covers the address is used (unreachable, blackhole and prohibit routes \
          are ignored); if two interfaces match equally, the agent refuses to guess. \
-         Required for IPv6 link-local addresses. The legacy form nic:label is accepted.",
+         Required for IPv6 link-local addresses. An alternative name (ip link property add \
+         ... altname) names its interface too. The legacy form nic:label is accepted.",
     ),
     ParamSpec::new("cidr_netmask", Kind::String, "Prefix length").long(
         "The prefix length (24, 64) or, for IPv4, a dotted-quad netmask (255.255.255.0). \
@@ -100,6 +101,28 @@ pub static PARAMS: &[ParamSpec] = &[
              service address that must not carry the node's own traffic.",
         ),
     ParamSpec::new(
+        "lvs_ipv6_addrlabel",
+        Kind::Boolean,
+        "Keep an IPv6 address from being a source address",
+    )
+    .default("true")
+    .long(
+        "Give an IPv6 address its own address label (lvs_ipv6_addrlabel_value) while it is \
+             up, so that RFC 6724 source address selection keeps preferring the node's own \
+             address for connections the node opens: without it, the newest address in a \
+             subnet becomes their source. Ignored for IPv4.",
+    ),
+    ParamSpec::new(
+        "lvs_ipv6_addrlabel_value",
+        Kind::Integer {
+            min: 0,
+            max: 4_294_967_294,
+        },
+        "IPv6 address label",
+    )
+    .default("99")
+    .long("The address label lvs_ipv6_addrlabel gives the address."),
+    ParamSpec::new(
         "check_link_status",
         Kind::Boolean,
         "Monitor fails when the link is down",
@@ -176,6 +199,9 @@ pub struct Config {
     /// None: forever.
     pub preferred_lft: Option<u32>,
     pub check_link_status: bool,
+    /// IPv6 only: the address label that keeps the address from being a
+    /// source address, if any.
+    pub addrlabel: Option<u32>,
     pub netns: Option<String>,
     pub dad_timeout: Duration,
 }
@@ -283,7 +309,8 @@ impl Config {
             nic = Some(base.to_string());
         }
         if let Some(n) = &nic {
-            check_word("nic", n, 15)?;
+            // 15 bytes for a name, up to 127 for an alternative name.
+            check_word("nic", n, 127)?;
         }
         if let Some(l) = &iflabel {
             if ip.is_ipv6() {
@@ -353,6 +380,11 @@ impl Config {
             noprefixroute: p.flag("noprefixroute"),
             preferred_lft,
             check_link_status: p.flag("check_link_status"),
+            addrlabel: (ip.is_ipv6() && p.flag("lvs_ipv6_addrlabel")).then(|| {
+                p.int("lvs_ipv6_addrlabel_value")
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or(99)
+            }),
             netns,
             dad_timeout: Duration::from_secs(u64::from(int("dad_timeout"))),
         })
@@ -421,8 +453,19 @@ mod tests {
             (c.nic, c.prefix, c.broadcast, c.preferred_lft),
             (None, None, Broadcast::None, None)
         );
+        assert_eq!(c.addrlabel, None, "address labels are IPv6 only");
         let c = cfg(&[("ip", "2001:db8::10")]).expect("valid");
         assert!(!c.arp_bg, "IPv6 announces in the foreground by default");
+        // IPaddr2's default since resource-agents 4.15 (4.12 had false).
+        assert_eq!(c.addrlabel, Some(99));
+        let c = cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel_value", "7")]).expect("valid");
+        assert_eq!(c.addrlabel, Some(7));
+        let c = cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "false")]).expect("valid");
+        assert_eq!(c.addrlabel, None);
+        // An alternative name may be longer than an interface name.
+        let long = "x".repeat(127);
+        let c = cfg(&[("ip", "192.0.2.1"), ("nic", &long)]).expect("valid");
+        assert_eq!(c.nic.as_deref(), Some(long.as_str()));
     }
 
     #[test]
@@ -485,7 +528,7 @@ mod tests {
         assert!(refused(&[("ip", "224.0.0.1")]).contains("cannot be a service address"));
         assert!(refused(&[("ip", "ff02::1")]).contains("cannot be a service address"));
         assert!(
-            refused(&[("ip", "192.0.2.1"), ("nic", &"x".repeat(300))]).contains("not a valid name")
+            refused(&[("ip", "192.0.2.1"), ("nic", &"x".repeat(128))]).contains("not a valid name")
         );
         assert!(
             refused(&[("ip", "192.0.2.1"), ("nic", "eth0;reboot")]).contains("not a valid name")

@@ -5,10 +5,15 @@
 //! address, with two fixes users asked for upstream: routes that drop
 //! traffic (unreachable, blackhole, prohibit) never select an interface, and
 //! a tie between two interfaces is an error rather than a silent pick.
+//!
+//! No covering route is OCF_ERR_GENERIC, as in IPaddr2: the base address may
+//! be missing only for a while (networking still coming up, a flapping NIC),
+//! and a hard error would ban the address from the node until a cleanup. A
+//! tie is OCF_ERR_ARGS: this node's routes need a `nic` to settle it.
 
-use crate::args_err;
 use crate::net::netlink::{prefix_contains, Route};
 use crate::ocf::OcfError;
+use crate::{args_err, generic};
 use std::net::IpAddr;
 
 const RT_TABLE_MAIN: u32 = 254;
@@ -58,7 +63,9 @@ pub fn choose(
             _ => "cidr_netmask",
         };
         let on = nic.map(|(_, n)| format!(" on {n}")).unwrap_or_default();
-        return Err(args_err!("no route{on} covers {ip}; set {missing}"));
+        return Err(generic!(
+            "no interface{on} can carry {ip}: no route{on} covers it (no base address in its subnet?); set {missing} to place it without one"
+        ));
     };
     let mut best: Vec<&Route> = candidates
         .into_iter()
@@ -201,15 +208,21 @@ mod tests {
             })
         );
         let e = pick("203.0.113.1", Some((9, "eth9")), None, &routes).expect_err("no route");
+        assert_eq!(e.status().code(), 1, "soft: the base address may come back");
         assert_eq!(
             e.to_string(),
-            "no route on eth9 covers 203.0.113.1; set cidr_netmask"
+            "no interface on eth9 can carry 203.0.113.1: no route on eth9 covers it (no base address in its subnet?); set cidr_netmask to place it without one"
         );
         let e = pick("203.0.113.1", None, None, &routes).expect_err("no route");
-        assert_eq!(
-            e.to_string(),
-            "no route covers 203.0.113.1; set nic and cidr_netmask"
+        assert_eq!(e.status().code(), 1);
+        assert!(
+            e.to_string()
+                .ends_with("set nic and cidr_netmask to place it without one"),
+            "{e}"
         );
+        // A prefix no route fits is the same node-local, possibly passing, condition.
+        let e = pick("192.0.2.1", None, Some(16), &routes).expect_err("no route");
+        assert_eq!(e.status().code(), 1);
     }
 
     #[test]
