@@ -138,8 +138,11 @@ pub static PARAMS: &[ParamSpec] = &[
              during the drain, then the configured value again) and reads it back from cache_dev \
              before the removal, so that the next start does not take the drained blocks as dirty \
              and write them back again over newer data on backing_dev; when the record cannot be \
-             confirmed in time a warning says so and the superblock is not zeroed. Make the stop \
-             timeout cover the worst-case flush of a full cache.",
+             confirmed in time a warning says so and the superblock is not zeroed. The drained \
+             blocks stay in the cache log as clean copies and the next start serves reads of \
+             them from the cache: to write backing_dev without the cache in between, also set \
+             zero_superblock_on_stop=true. Make the stop timeout cover the worst-case flush of a \
+             full cache.",
         ),
     ParamSpec::new(
         "zero_superblock_on_stop",
