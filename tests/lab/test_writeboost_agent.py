@@ -80,6 +80,23 @@ def dirty(vm):
     return status_fields(vm)[6]
 
 
+def sb_record(vm):
+    """The superblock record on the cache device: last_writeback_segment_id,
+    a little-endian u64 at the start of sector 2047 (the last 4 KiB block of
+    the 1 MiB superblock area is read whole, past the page cache)."""
+    out = vm.run(f"set -o pipefail; dd if={NVME} bs=4096 skip=255 count=1 iflag=direct"
+                 " status=none | od -An -tu8 -j3584 -N8").out
+    return int(out.split()[0])
+
+
+def hdd_sectors_written(vm):
+    """Sectors written to the backing disk since boot (/sys/block/*/stat)."""
+    return int(vm.run(f"cat /sys/block/{HDD.rsplit('/', 1)[1]}/stat").out.split()[6])
+
+
+RECORD_LINE = re.compile(r"superblock record on \S+ at segment (\d+) \(last written back (\d+)\)")
+
+
 def nvme_stalls(vm):
     """The guest kernel's NVMe timeouts: the lab's emulated NVMe (qemu 7.2)
     can stop consuming an I/O queue; every later I/O to it then waits for
@@ -180,6 +197,84 @@ def test_full_flush_reaches_zero_dirty_before_zeroing_the_superblock(vm):
     assert head(vm, NVME) == "00" * 16, "superblock zeroed after the clean flush"
 
 
+def test_full_drain_persists_the_record_and_a_restart_replays_nothing(vm):
+    p = dict(format="if-unformatted", writeback_threshold=0)
+    assert agent(vm, "start", **p).rc == RC_OK
+    want = write_data(vm)
+    n = dirty(vm)
+    assert n > 0
+    before = sb_record(vm)
+    r = agent(vm, "stop", timeout_s=300, flush_on_stop="full", extra_env={"HA_debug": 1}, **p)
+    assert r.rc == RC_OK, str(r)
+    m = RECORD_LINE.search(r.err)
+    assert m, str(r)
+    rec = sb_record(vm)
+    print(f"\n{n} blocks drained; superblock record {before} -> {rec}"
+          f" (last written back {m.group(2)})")
+    assert rec == int(m.group(1)) >= int(m.group(2)) > before, str(r)
+    assert NAME not in vm.run("dmsetup ls").out
+    assert head(vm, NVME).startswith("74734257"), "superblock kept (no zeroing asked for)"
+    assert checksum(vm, HDD) == want, "every dirty block reached the backing device"
+    written = hdd_sectors_written(vm)
+    r = agent(vm, "start", **p)
+    assert r.rc == RC_OK, str(r)
+    f = status_fields(vm)
+    print(f"after the restart: dirty {f[6]}, last_writeback_id {f[5]}")
+    assert f[6] == 0, f"the restart replayed {f[6]} blocks as dirty again"
+    assert f[5] >= rec, "the kernel took the record as how far writeback got"
+    vm.run(f"dmsetup message {NAME} 0 drop_caches", timeout=60)
+    assert dirty(vm) == 0
+    assert hdd_sectors_written(vm) == written, "nothing was written back a second time"
+    assert checksum(vm, f"/dev/mapper/{NAME}") == want
+
+
+def drain_then_write_backing(vm, **stop):
+    """A cache with data written through it, a full drain at stop, then
+    newer data written to the backing disk without the cache (the reason
+    to drain fully). Returns (old, newer) checksums."""
+    p = dict(format="if-unformatted", writeback_threshold=0)
+    assert agent(vm, "start", **p).rc == RC_OK
+    old = write_data(vm)
+    r = agent(vm, "stop", timeout_s=300, flush_on_stop="full", extra_env={"HA_debug": 1},
+              **p, **stop)
+    assert r.rc == RC_OK, str(r)
+    assert RECORD_LINE.search(r.err), str(r)
+    assert checksum(vm, HDD) == old
+    newer = write_data(vm, dev=HDD)
+    assert newer != old
+    return old, newer
+
+
+def test_backing_written_after_a_full_drain_is_not_overwritten_at_the_next_start(vm):
+    old, newer = drain_then_write_backing(vm)
+    # Background writeback on (the default threshold), then a forced one:
+    # anything the start took as dirty would be written back now.
+    written = hdd_sectors_written(vm)
+    r = agent(vm, "start", format="if-unformatted")
+    assert r.rc == RC_OK, str(r)
+    assert dirty(vm) == 0, "the restart took written-back blocks as dirty again"
+    vm.run(f"dmsetup message {NAME} 0 drop_caches", timeout=60)
+    through = checksum(vm, f"/dev/mapper/{NAME}")
+    assert agent(vm, "stop", format="if-unformatted").rc == RC_OK
+    assert hdd_sectors_written(vm) == written, "the restart wrote blocks back again"
+    assert checksum(vm, HDD) == newer, "the restart wrote older cached data over the backing disk"
+    # The blocks still in the cache log are clean but mapped: dm-writeboost
+    # serves reads of them from the cache device.
+    print("\nread through the restarted cache: "
+          + {newer: "the newer data", old: "the older data"}.get(through, "other data"))
+
+
+def test_backing_written_after_a_zeroing_full_drain_reads_back_through_the_cache(vm):
+    old, newer = drain_then_write_backing(vm, zero_superblock_on_stop="true")
+    assert head(vm, NVME) == "00" * 16, "superblock zeroed after the confirmed record"
+    r = agent(vm, "start", format="if-unformatted")
+    assert r.rc == RC_OK, str(r)
+    assert dirty(vm) == 0
+    assert checksum(vm, f"/dev/mapper/{NAME}") == newer
+    assert agent(vm, "stop", format="if-unformatted").rc == RC_OK
+    assert checksum(vm, HDD) == newer
+
+
 # A slow backing disk: dm-delay holds every write (and flush) to the HDD
 # for SLOW_WRITE_MS. dm-writeboost writes back in batches of up to 32
 # segments (16 MiB) whose writes run in parallel and end with a flush, so a
@@ -240,6 +335,7 @@ def test_long_full_drain_logs_progress_and_zeroes_a_clean_cache(vm, slow):
     assert drain_lines(r), f"no progress line in a {took:.0f}s drain: {r}"
     m = re.search(r"all (\d+) dirty blocks written back in ([\d.]+)s", r.err)
     assert m and int(m.group(1)) >= n, str(r)
+    assert RECORD_LINE.search(r.err), f"zeroed before the record was confirmed: {r}"
     assert NAME not in vm.run("dmsetup ls").out
     assert checksum(vm, HDD, mib) == want, "every dirty block reached the backing device"
     assert head(vm, NVME) == "00" * 16, "superblock zeroed after the clean flush"
@@ -275,6 +371,7 @@ def test_drain_out_of_time_keeps_superblock_and_data(vm, slow):
     assert head(vm, NVME).startswith("74734257"), "superblock kept: blocks still dirty"
     r = agent(vm, "start", backing_dev=slow, writeback_threshold=0)
     assert r.rc == RC_OK, str(r)
+    print(f"  after the restart: {dirty(vm)} dirty (superblock record {sb_record(vm)})")
     assert dirty(vm) > 0
     assert checksum(vm, f"/dev/mapper/{NAME}", mib) == want
 

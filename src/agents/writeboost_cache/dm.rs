@@ -193,6 +193,22 @@ pub fn has_magic(first_bytes: &[u8]) -> bool {
     first_bytes.starts_with(&MAGIC)
 }
 
+/// Byte offset of the 4 KiB block that ends the 1 MiB superblock area: the
+/// kernel writes it whole (sectors 2040-2047, with FUA) when it updates the
+/// superblock record (daemon.c `update_superblock_record`).
+pub const RECORD_BLOCK: u64 = 2040 * 512;
+/// Where the record lies in that block: the first bytes of sector 2047.
+const RECORD_AT: usize = 7 * 512;
+
+/// The superblock record, `last_writeback_segment_id` (little-endian u64):
+/// at the next start, segments up to this id are taken as written back and
+/// only later ones are replayed as dirty (metadata.c
+/// `infer_last_writeback_id`). `None` for a block too short to hold it.
+pub fn parse_record(block: &[u8]) -> Option<u64> {
+    let b = block.get(RECORD_AT..RECORD_AT + 8)?;
+    Some(u64::from_le_bytes(b.try_into().ok()?))
+}
+
 /// (device, mount point) of every mount in /proc/self/mountinfo. The mount
 /// point is unescaped (`\040` is a space) so it can be shown as is.
 pub fn parse_mountinfo(text: &str) -> Vec<(DevId, String)> {
@@ -529,6 +545,19 @@ mod tests {
         assert!(!has_magic(&[0; 512]));
         assert!(!has_magic(&[0x57, 0x42, 0x73, 0x74]));
         assert!(!has_magic(&[0x74, 0x73]));
+    }
+
+    #[test]
+    fn superblock_record() {
+        // The last 4 KiB of the superblock area as the kernel writes it:
+        // zeroes, then the id in sector 2047.
+        let mut block = vec![0u8; 4096];
+        block[3584..3592].copy_from_slice(&[0x2a, 0x01, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(parse_record(&block), Some(298));
+        assert_eq!(parse_record(&[0u8; 4096]), Some(0));
+        assert_eq!(parse_record(&block[..3590]), None);
+        assert_eq!(RECORD_BLOCK % 4096, 0, "aligned for O_DIRECT");
+        assert_eq!(RECORD_BLOCK + 3584, 2047 * 512);
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub trait Host {
     fn openers(&self, dev: DevId) -> Vec<String>;
     /// The first `HEAD` bytes, read past the page cache.
     fn read_head(&self, dev: &BlockDev) -> Result<Vec<u8>, OcfError>;
+    /// The superblock record (`dm::parse_record`), read past the page
+    /// cache; works while the device is running.
+    fn read_record(&self, dev: &BlockDev) -> Result<u64, OcfError>;
     /// Zeroes the first `HEAD` bytes, only if `dev.path` still is `dev.id`
     /// and nobody holds it.
     fn zero_head(&self, dev: &BlockDev) -> Result<(), OcfError>;
@@ -222,16 +225,15 @@ impl Host for System {
         // O_DIRECT: the page cache of the raw device can hold a stale copy
         // from before dm-writeboost wrote its superblock with its own I/O,
         // and a stale "no magic" would mean a format.
-        let f = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(&dev.path)
-            .map_err(|e| io_err(&dev.path, &e))?;
-        check_same(&f, dev)?;
-        let mut buf = Box::new(Aligned([0; HEAD]));
-        f.read_exact_at(&mut buf.0, 0)
-            .map_err(|e| io_err(&format!("reading the superblock of {}", dev.path), &e))?;
-        Ok(buf.0.to_vec())
+        read_block(dev, 0, "the superblock")
+    }
+
+    fn read_record(&self, dev: &BlockDev) -> Result<u64, OcfError> {
+        // O_DIRECT for the same reason: the kernel writes the record past
+        // any page cache of the raw device.
+        let block = read_block(dev, dm::RECORD_BLOCK, "the superblock record")?;
+        dm::parse_record(&block)
+            .ok_or_else(|| generic!("short read of the superblock record of {}", dev.path))
     }
 
     fn zero_head(&self, dev: &BlockDev) -> Result<(), OcfError> {
@@ -263,6 +265,21 @@ impl Host for System {
             _ => None,
         }))
     }
+}
+
+/// `HEAD` bytes at `offset` (a multiple of `HEAD`), read with O_DIRECT
+/// from the device the checks were made on.
+fn read_block(dev: &BlockDev, offset: u64, what: &str) -> Result<Vec<u8>, OcfError> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&dev.path)
+        .map_err(|e| io_err(&dev.path, &e))?;
+    check_same(&f, dev)?;
+    let mut buf = Box::new(Aligned([0; HEAD]));
+    f.read_exact_at(&mut buf.0, offset)
+        .map_err(|e| io_err(&format!("reading {what} of {}", dev.path), &e))?;
+    Ok(buf.0.to_vec())
 }
 
 /// The opened file must still be the device the checks were made on (a

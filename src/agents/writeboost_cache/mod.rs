@@ -32,6 +32,14 @@ pub struct WriteboostCache;
 
 /// Time kept back from a flush for removing the device afterwards.
 const REMOVE_RESERVE: Duration = Duration::from_secs(2);
+/// Time kept back from a full drain, besides the removal's, for the
+/// superblock record to reach the last written-back segment: the kernel's
+/// updater looks at its interval once a second.
+const RECORD_RESERVE: Duration = Duration::from_secs(2);
+/// How often the record is read while waiting for it.
+const RECORD_POLL: Duration = Duration::from_millis(100);
+/// The tunable that makes the kernel write the superblock record.
+const SB_RECORD: &str = "update_sb_record_interval";
 /// How often the dirty count is logged while `drop_caches` runs.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 /// How often it is read meanwhile, to end the drain in time (`cut_now`).
@@ -387,6 +395,155 @@ fn watched<T>(w: &Watch, probe: Option<DirtyProbe>, work: impl FnOnce() -> T) ->
     })
 }
 
+/// The configured `update_sb_record_interval`.
+fn sb_interval(cfg: &Config) -> u32 {
+    DYNAMIC
+        .iter()
+        .zip(cfg.tunables)
+        .find(|(k, _)| **k == SB_RECORD)
+        .map_or(0, |(_, v)| v)
+}
+
+/// `update_sb_record_interval` of the running device, raised to 1 while a
+/// full drain needs the record and set back to the configured value after.
+struct SbRecord<'a> {
+    ctx: &'a Ctx<'a>,
+    name: &'a str,
+    configured: u32,
+    raised: bool,
+}
+
+impl SbRecord<'_> {
+    fn set(&self, secs: u32) -> Result<(), OcfError> {
+        let v = secs.to_string();
+        self.ctx
+            .runner
+            .run(&dmsetup(["message", self.name, "0", SB_RECORD, v.as_str()]))?;
+        Ok(())
+    }
+
+    /// Makes the kernel write the record every second; false (with a
+    /// warning) when it cannot.
+    fn raise(&mut self) -> bool {
+        if self.raised || self.configured == 1 {
+            return true;
+        }
+        match self.set(1) {
+            Ok(()) => {
+                self.raised = true;
+                true
+            }
+            Err(e) => {
+                log::warn!(
+                    "{}: cannot make the kernel update the superblock record: {e}",
+                    self.name
+                );
+                false
+            }
+        }
+    }
+
+    fn restore(self) {
+        if self.raised {
+            if let Err(e) = self.set(self.configured) {
+                log::warn!(
+                    "{}: could not set {SB_RECORD} back to {}: {e}",
+                    self.name,
+                    self.configured
+                );
+            }
+        }
+    }
+}
+
+/// The full drain of a stop: every dirty block written back, then the
+/// superblock record persisted at the last written-back segment. Without
+/// the record the next start replays the whole log, takes every block as
+/// dirty again and writes it back a second time, over whatever reached the
+/// backing disk meanwhile. The kernel writes the record only while
+/// `update_sb_record_interval` is above 0 (0 is its default): it is set to
+/// 1 for the drain, so that the record follows the writeback, and back to
+/// the configured value at the end. Returns the dirty blocks left and
+/// whether the record was seen, on the cache device, to cover every
+/// written-back segment.
+fn full_drain(
+    ctx: &Ctx,
+    cfg: &Config,
+    host: &dyn Host,
+    cache: &BlockDev,
+    dirty: u64,
+) -> Result<(u64, bool), OcfError> {
+    let name = cfg.name.as_str();
+    let mut sb = SbRecord {
+        ctx,
+        name,
+        configured: sb_interval(cfg),
+        raised: false,
+    };
+    let mut left = Ok(dirty);
+    if dirty > 0 {
+        sb.raise();
+        left = drain(ctx, host, name, REMOVE_RESERVE + RECORD_RESERVE);
+    }
+    let recorded = matches!(left, Ok(0)) && persist_record(ctx, host, name, cache, &mut sb);
+    sb.restore();
+    Ok((left?, recorded))
+}
+
+/// Waits, within the deadline but the removal's reserve, until the
+/// superblock record read from the cache device names the last
+/// written-back segment of the status (read again each time: the batch
+/// that wrote the last dirty block counts its segments just after). The
+/// interval is raised only when the record is behind. Logs the outcome;
+/// true when the record covers the writeback.
+fn persist_record(
+    ctx: &Ctx,
+    host: &dyn Host,
+    name: &str,
+    cache: &BlockDev,
+    sb: &mut SbRecord,
+) -> bool {
+    let started = Instant::now();
+    let (record, target) = loop {
+        let target = match status_of(host, name) {
+            Ok(l) => l.status.last_writeback_id,
+            Err(e) => {
+                log::warn!("{name}: cannot read the status to check the superblock record: {e}");
+                return false;
+            }
+        };
+        let record = match host.read_record(cache) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("{name}: cannot read the superblock record: {e}");
+                return false;
+            }
+        };
+        if record >= target {
+            log::info!(
+                "{name}: superblock record on {} at segment {record} (last written back \
+                 {target}) after {:.1}s: the next start replays no block already written back",
+                cache.path,
+                started.elapsed().as_secs_f64()
+            );
+            return true;
+        }
+        if !sb.raise() || ctx.deadline.remaining() <= REMOVE_RESERVE + RECORD_POLL {
+            break (record, target);
+        }
+        std::thread::sleep(RECORD_POLL);
+    };
+    log::warn!(
+        "{name}: the superblock record on {} names segment {record}, not the last written-back \
+         segment {target}, after {:.1}s: the next start replays the log and writes its blocks \
+         back to the backing disk again, over anything written there meanwhile; do not write \
+         to the backing disk without the cache before that start",
+        cache.path,
+        started.elapsed().as_secs_f64()
+    );
+    false
+}
+
 /// The dirty-count node attribute, written only when it changed (or is
 /// old), so that a monitor usually runs no command at all.
 fn dirty_attr(cfg: &Config) -> NodeAttr<'_> {
@@ -557,8 +714,15 @@ fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
     }
     flush_buffer(ctx, name)?;
     let mut dirty = status_of(host, name)?.status.nr_dirty;
-    if cfg.flush_on_stop == Flush::Full && dirty > 0 {
-        dirty = drain(ctx, host, name, REMOVE_RESERVE)?;
+    // Only the device the table used, checked again on the open file.
+    let cache = BlockDev {
+        path: cfg.cache_dev.clone(),
+        id: l.table.cache,
+        sectors: 0,
+    };
+    let mut recorded = false;
+    if cfg.flush_on_stop == Flush::Full {
+        (dirty, recorded) = full_drain(ctx, cfg, host, &cache, dirty)?;
     }
     log::info!("removing {name} ({dirty} dirty blocks stay on the cache)");
     remove(ctx, name)?;
@@ -569,13 +733,9 @@ fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
     if cfg.zero_superblock_on_stop {
         if dirty != 0 {
             log::warn!("not zeroing the superblock: {dirty} dirty blocks remain on the cache");
+        } else if !recorded {
+            log::warn!("not zeroing the superblock: its record could not be confirmed");
         } else {
-            // Only the device the table used, checked again on the open file.
-            let cache = BlockDev {
-                path: cfg.cache_dev.clone(),
-                id: l.table.cache,
-                sectors: 0,
-            };
             host.zero_head(&cache)?;
             log::info!("zeroed the superblock of {} ({})", cache.path, cache.id);
         }

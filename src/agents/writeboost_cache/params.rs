@@ -134,7 +134,15 @@ pub static PARAMS: &[ParamSpec] = &[
              lost. full: stop also writes every dirty block back to backing_dev, watching the \
              count, within what is left of the stop timeout; if time runs out the device is \
              removed with the remaining dirty blocks safe on the cache and a warning is logged. \
-             Make the stop timeout cover the worst-case flush of a full cache.",
+             A full drain also has the superblock record written (update_sb_record_interval is 1 \
+             during the drain, then the configured value again) and reads it back from cache_dev \
+             before the removal, so that the next start does not take the drained blocks as dirty \
+             and write them back again over newer data on backing_dev; when the record cannot be \
+             confirmed in time a warning says so and the superblock is not zeroed. The drained \
+             blocks stay in the cache log as clean copies and the next start serves reads of \
+             them from the cache: to write backing_dev without the cache in between, also set \
+             zero_superblock_on_stop=true. Make the stop timeout cover the worst-case flush of a \
+             full cache.",
         ),
     ParamSpec::new(
         "zero_superblock_on_stop",

@@ -4,8 +4,12 @@
 //! and the behaviour of dm-writeboost that matters for data safety:
 //! creating over a cache without the magic, or in write-around mode,
 //! formats it; the RAM buffer reaches the cache log only on suspend or
-//! remove; drop_caches waits forever while the buffer holds data. Every
-//! dirty block destroyed is counted in `lost`, which must stay 0.
+//! remove; drop_caches waits forever while the buffer holds data; the
+//! superblock record is written only while update_sb_record_interval is
+//! above 0, and a create replays every block written back after it as
+//! dirty again. Every dirty block destroyed is counted in `lost`, which
+//! must stay 0; every block replayed again after its writeback in
+//! `replayed`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +27,11 @@ pub struct Disk {
     pub magic: bool,
     /// Dirty blocks in the cache log (for a cache device).
     pub logged_dirty: u64,
+    /// The superblock record: the last segment id taken as written back.
+    pub record: u64,
+    /// Blocks written back in segments after the record: a create replays
+    /// them as dirty.
+    pub unrecorded: u64,
     pub users: Vec<String>,
 }
 
@@ -37,6 +46,9 @@ pub struct Dev {
     pub users: Vec<String>,
     /// Dirty blocks still in the RAM buffer.
     pub rambuf: u64,
+    /// last_writeback_id: one segment more for each drop_caches that wrote
+    /// something back.
+    pub wb_id: u64,
     pub tunables: BTreeMap<String, u64>,
 }
 
@@ -51,6 +63,17 @@ pub struct World {
     /// The time limit of every drop_caches call, in order.
     pub drop_limits: Vec<Option<std::time::Duration>>,
     pub lost: u64,
+    /// Blocks written back, then replayed as dirty by a create (written
+    /// back a second time, over whatever the backing disk got meanwhile).
+    pub replayed: u64,
+    /// Reads of the record before the updater writes it, once the
+    /// interval is above 0 (its 1 s sleep).
+    pub record_delay: u32,
+    /// The updater never writes the record (a stuck cache device).
+    pub record_stuck: bool,
+    /// Reads of the record.
+    pub record_reads: u32,
+    record_wait: u32,
     pub calls: Vec<String>,
     pub zeroed: Vec<String>,
     pub fail: Option<String>,
@@ -82,6 +105,8 @@ impl Sim {
             sectors,
             magic: false,
             logged_dirty: 0,
+            record: 0,
+            unrecorded: 0,
             users: Vec::new(),
         };
         Sim {
@@ -90,6 +115,7 @@ impl Sim {
                 modprobe_ok: true,
                 disks: vec![disk(HDD, HDD_ID, 2_097_152), disk(NVME, NVME_ID, 524_288)],
                 drain_per_call: u64::MAX,
+                record_delay: 2,
                 next_minor: 0,
                 ..World::default()
             }),
@@ -156,6 +182,7 @@ impl Sim {
                 open_count: 0,
                 users: Vec::new(),
                 rambuf: 0,
+                wb_id: 0,
                 tunables: BTreeMap::new(),
             },
         );
@@ -170,8 +197,11 @@ fn status_text(w: &World, d: &Dev) -> String {
         .map_or(0, |k| k.logged_dirty);
     let t = |k: &str| d.tunables.get(k).copied().unwrap_or(0);
     format!(
-        "0 {CACHE_BLOCKS} 510 7 6 3 {} {} 0 10 writeback_threshold {} nr_cur_batched_writeback 32 \
+        "0 {CACHE_BLOCKS} 510 {} {} {} {} {} 0 10 writeback_threshold {} nr_cur_batched_writeback 32 \
          sync_data_interval {} update_sb_record_interval {} read_cache_threshold {}",
+        d.wb_id + 4,
+        d.wb_id + 3,
+        d.wb_id,
         logged + d.rambuf,
         ["0"; 16].join(" "),
         t("writeback_threshold"),
@@ -264,6 +294,47 @@ impl Host for Sim {
         Ok(head)
     }
 
+    fn read_record(&self, dev: &BlockDev) -> Result<u64, OcfError> {
+        let mut w = self.w.borrow_mut();
+        w.record_reads += 1;
+        // The updater of a running device over this cache writes the
+        // record every interval; it wakes `record_delay` reads after the
+        // interval was raised from 0.
+        let running = w
+            .devs
+            .values()
+            .find(|d| d.cache == dev.id && d.target == "writeboost")
+            .map(|d| {
+                (
+                    d.wb_id,
+                    d.tunables
+                        .get("update_sb_record_interval")
+                        .copied()
+                        .unwrap_or(0),
+                )
+            });
+        let mut write = None;
+        if let Some((wb_id, interval)) = running {
+            if interval > 0 && !w.record_stuck {
+                if w.record_wait == 0 {
+                    write = Some(wb_id);
+                } else {
+                    w.record_wait -= 1;
+                }
+            }
+        }
+        let d = w
+            .disks
+            .iter_mut()
+            .find(|d| d.id == dev.id)
+            .expect("known disk");
+        if let Some(id) = write {
+            d.record = id;
+            d.unrecorded = 0;
+        }
+        Ok(d.record)
+    }
+
     fn zero_head(&self, dev: &BlockDev) -> Result<(), OcfError> {
         let mut w = self.w.borrow_mut();
         if w.devs
@@ -280,6 +351,7 @@ impl Host for Sim {
         let lost = d.logged_dirty;
         d.magic = false;
         d.logged_dirty = 0;
+        d.unrecorded = 0;
         let path = d.path.clone();
         w.lost += lost;
         w.zeroed.push(path);
@@ -342,12 +414,22 @@ impl Runner for Sim {
                     .find(|d| d.id == parsed.cache)
                     .expect("cache");
                 let mut lost = 0;
+                let mut replayed = 0;
                 if !cache.magic || wam {
                     lost = cache.logged_dirty;
                     cache.magic = true;
                     cache.logged_dirty = 0;
+                    cache.record = 0;
+                    cache.unrecorded = 0;
+                } else {
+                    // The replay: every block after the record is dirty.
+                    replayed = cache.unrecorded;
+                    cache.logged_dirty += replayed;
+                    cache.unrecorded = 0;
                 }
+                let wb_id = cache.record;
                 w.lost += lost;
+                w.replayed += replayed;
                 w.next_minor += 1;
                 let id = DevId {
                     major: 253,
@@ -365,6 +447,7 @@ impl Runner for Sim {
                         open_count: 0,
                         users: Vec::new(),
                         rambuf: 0,
+                        wb_id,
                         tunables,
                     },
                 );
@@ -409,8 +492,14 @@ impl Runner for Sim {
                 }
                 let cache = d.cache;
                 let c = w.disks.iter_mut().find(|k| k.id == cache).expect("cache");
-                c.logged_dirty -= c.logged_dirty.min(per);
-                if c.logged_dirty == 0 {
+                let n = c.logged_dirty.min(per);
+                c.logged_dirty -= n;
+                c.unrecorded += n;
+                let done = c.logged_dirty == 0;
+                if n > 0 {
+                    w.devs.get_mut(*name).expect("device").wb_id += 1;
+                }
+                if done {
                     ok()
                 } else {
                     std::thread::sleep(std::time::Duration::from_millis(10));
@@ -424,8 +513,11 @@ impl Runner for Sim {
                 if matches!(*key, "write_around_mode" | "nr_read_cache_cells") {
                     return failed("is a static option");
                 }
-                d.tunables
-                    .insert(key.to_string(), value.parse().expect("number"));
+                let v: u64 = value.parse().expect("number");
+                let was = d.tunables.insert(key.to_string(), v).unwrap_or(0);
+                if *key == "update_sb_record_interval" && was == 0 && v > 0 {
+                    w.record_wait = w.record_delay;
+                }
                 ok()
             }
             _ => panic!("Sim: unexpected command `{shown}`"),

@@ -196,15 +196,17 @@ fn full_flush_is_one_drop_caches_over_the_whole_budget_and_only_then_zeroes() {
         vec![
             "dmsetup suspend wb0",
             "dmsetup resume wb0",
+            "dmsetup message wb0 0 update_sb_record_interval 1",
             "dmsetup message wb0 0 drop_caches",
+            "dmsetup message wb0 0 update_sb_record_interval 0",
             "dmsetup remove --retry wb0",
         ]
     );
-    // Not a 5 s slice: the whole 30 s deadline but the removal's reserve,
-    // so force_drop stays set for the whole drain.
+    // Not a 5 s slice: the whole 30 s deadline but the reserves of the
+    // record and the removal, so force_drop stays set for the whole drain.
     let limits = sim.w.borrow().drop_limits.clone();
     let limit = limits[0].expect("bounded");
-    let most = Duration::from_secs(30) - REMOVE_RESERVE;
+    let most = Duration::from_secs(30) - REMOVE_RESERVE - RECORD_RESERVE;
     assert!(
         limit <= most && limit > most - Duration::from_secs(2),
         "{limit:?}"
@@ -259,7 +261,7 @@ fn full_flush_out_of_time_leaves_the_rest_on_the_cache_and_never_zeroes() {
     );
     s.start(&sim).expect("starts");
     sim.w.borrow_mut().drain_per_call = 1;
-    s.deadline = Deadline::after(REMOVE_RESERVE + Duration::from_millis(400));
+    s.deadline = Deadline::after(REMOVE_RESERVE + RECORD_RESERVE + Duration::from_millis(400));
     sim.clear_calls();
     // The agent's semantics: the data is safe on the persistent cache, so
     // stop removes the device and succeeds (a failed stop would fence the
@@ -271,7 +273,230 @@ fn full_flush_out_of_time_leaves_the_rest_on_the_cache_and_never_zeroes() {
     assert!(sim.query("wb0").expect("query").is_none(), "removed");
     assert!(sim.w.borrow().zeroed.is_empty());
     assert_eq!(sim.cache(), (true, 999));
+    // The record is not waited for with blocks still dirty, and the
+    // interval is set back before the removal.
+    assert_eq!(sim.w.borrow().record_reads, 0);
+    let calls = sim.calls();
+    assert_eq!(
+        &calls[calls.len() - 2..],
+        [
+            "dmsetup message wb0 0 update_sb_record_interval 0",
+            "dmsetup remove --retry wb0"
+        ]
+    );
     no_loss(&sim);
+}
+
+/// A started device with `dirty` blocks in its RAM buffer.
+fn dirty_device(sim: &Sim, s: &Setup, dirty: u64) {
+    s.start(sim).expect("starts");
+    sim.write("wb0", dirty);
+    sim.clear_calls();
+}
+
+fn replayed(sim: &Sim) -> u64 {
+    sim.w.borrow().replayed
+}
+
+#[test]
+fn full_drain_persists_the_record_so_the_next_start_replays_nothing() {
+    let sim = Sim::new().formatted(1000);
+    let s = setup(&[("flush_on_stop", "full")], false);
+    dirty_device(&sim, &s, 24);
+    s.stop(&sim).expect("stops");
+    let calls = sim.calls();
+    // Raised before the drain, set back to the configured 0 before the
+    // removal, after the record was read back at the last segment.
+    let at = |c: &str| calls.iter().position(|x| x == c).expect(c);
+    assert!(
+        at("dmsetup message wb0 0 update_sb_record_interval 1")
+            < at("dmsetup message wb0 0 drop_caches")
+    );
+    assert_eq!(
+        &calls[calls.len() - 2..],
+        [
+            "dmsetup message wb0 0 update_sb_record_interval 0",
+            "dmsetup remove --retry wb0"
+        ]
+    );
+    let (record_reads, record) = {
+        let w = sim.w.borrow();
+        (w.record_reads, w.disks[1].record)
+    };
+    assert_eq!(record, 1, "the segment id of the drain's one writeback");
+    assert!(record_reads > 1, "read until the updater wrote it");
+    // The start after it finds nothing dirty and writes nothing back again.
+    s.start(&sim).expect("starts again");
+    assert_eq!(sim.dirty("wb0"), Some(0));
+    assert_eq!(replayed(&sim), 0);
+    assert_eq!(sim.cache(), (true, 0), "the superblock is kept");
+    no_loss(&sim);
+}
+
+#[test]
+fn without_the_record_a_drained_cache_is_replayed_whole() {
+    // What the record prevents, seen in the simulation: the same drain
+    // with a cache device whose record never changes.
+    let sim = Sim::new().formatted(1000);
+    sim.w.borrow_mut().record_stuck = true;
+    let mut s = setup(&[("flush_on_stop", "full")], false);
+    dirty_device(&sim, &s, 24);
+    s.deadline = Deadline::after(REMOVE_RESERVE + RECORD_RESERVE + Duration::from_millis(500));
+    s.stop(&sim)
+        .expect("stops: the data is on the backing disk");
+    assert!(sim.query("wb0").expect("query").is_none(), "removed");
+    assert!(sim.w.borrow().record_reads > 1);
+    s.deadline = Deadline::after(Duration::from_secs(30));
+    s.start(&sim).expect("starts again");
+    assert_eq!(sim.dirty("wb0"), Some(1024));
+    assert_eq!(replayed(&sim), 1024);
+}
+
+#[test]
+fn an_unconfirmed_record_keeps_the_superblock_and_the_stop_in_time() {
+    let sim = Sim::new().formatted(1000);
+    sim.w.borrow_mut().record_stuck = true;
+    let mut s = setup(
+        &[
+            ("format", "if-unformatted"),
+            ("flush_on_stop", "full"),
+            ("zero_superblock_on_stop", "true"),
+        ],
+        false,
+    );
+    dirty_device(&sim, &s, 24);
+    s.deadline = Deadline::after(REMOVE_RESERVE + RECORD_RESERVE + Duration::from_millis(500));
+    s.stop(&sim).expect("stops");
+    assert!(
+        s.deadline.remaining() >= REMOVE_RESERVE - RECORD_POLL * 2,
+        "the wait left the removal its reserve: {:?}",
+        s.deadline.remaining()
+    );
+    assert!(sim.query("wb0").expect("query").is_none(), "removed");
+    assert!(sim.w.borrow().zeroed.is_empty(), "not zeroed");
+    assert_eq!(sim.cache(), (true, 0));
+    let calls = sim.calls();
+    assert_eq!(
+        &calls[calls.len() - 2..],
+        [
+            "dmsetup message wb0 0 update_sb_record_interval 0",
+            "dmsetup remove --retry wb0"
+        ]
+    );
+    no_loss(&sim);
+}
+
+#[test]
+fn a_record_that_cannot_be_raised_is_not_waited_for_nor_zeroed_over() {
+    let sim = Sim::new().formatted(1000);
+    let s = setup(
+        &[
+            ("format", "if-unformatted"),
+            ("flush_on_stop", "full"),
+            ("zero_superblock_on_stop", "true"),
+        ],
+        false,
+    );
+    dirty_device(&sim, &s, 24);
+    sim.w.borrow_mut().fail = Some("dmsetup message wb0 0 update_sb_record_interval 1".into());
+    s.stop(&sim).expect("stops: the drain itself worked");
+    let calls = sim.calls();
+    assert_eq!(drop_caches_calls(&calls), 1, "{calls:?}");
+    assert!(
+        !calls.contains(&"dmsetup message wb0 0 update_sb_record_interval 0".to_string()),
+        "nothing to set back: {calls:?}"
+    );
+    assert!(sim.query("wb0").expect("query").is_none(), "removed");
+    assert!(sim.w.borrow().zeroed.is_empty(), "not zeroed");
+    assert_eq!(sim.cache(), (true, 0));
+    no_loss(&sim);
+}
+
+#[test]
+fn a_configured_interval_is_restored_and_one_is_left_alone() {
+    // 60: raised to 1 for the drain, then back to 60.
+    let sim = Sim::new().formatted(500);
+    let s = setup(
+        &[
+            ("flush_on_stop", "full"),
+            ("update_sb_record_interval", "60"),
+        ],
+        false,
+    );
+    dirty_device(&sim, &s, 0);
+    s.stop(&sim).expect("stops");
+    let calls = sim.calls();
+    assert!(calls.contains(&"dmsetup message wb0 0 update_sb_record_interval 60".to_string()));
+    assert_eq!(sim.w.borrow().disks[1].record, 1);
+    // 1: the kernel already writes it every second; no message at all.
+    let sim = Sim::new().formatted(500);
+    let s = setup(
+        &[
+            ("flush_on_stop", "full"),
+            ("update_sb_record_interval", "1"),
+        ],
+        false,
+    );
+    dirty_device(&sim, &s, 0);
+    s.stop(&sim).expect("stops");
+    assert!(
+        !sim.calls()
+            .iter()
+            .any(|c| c.contains("update_sb_record_interval")),
+        "{:?}",
+        sim.calls()
+    );
+    assert_eq!(sim.w.borrow().disks[1].record, 1);
+    s.start(&sim).expect("starts");
+    assert_eq!(sim.dirty("wb0"), Some(0));
+}
+
+#[test]
+fn a_clean_cache_with_a_current_record_needs_no_message() {
+    // Nothing dirty and the record already at the last written-back
+    // segment: a full stop only reads it.
+    let sim = Sim::new().formatted(0);
+    let s = setup(&[("flush_on_stop", "full")], false);
+    dirty_device(&sim, &s, 0);
+    s.stop(&sim).expect("stops");
+    assert_eq!(
+        sim.calls(),
+        vec![
+            "dmsetup suspend wb0",
+            "dmsetup resume wb0",
+            "dmsetup remove --retry wb0"
+        ]
+    );
+    assert_eq!(sim.w.borrow().record_reads, 1);
+}
+
+#[test]
+fn a_clean_cache_with_a_stale_record_gets_it_written() {
+    // Written back earlier (background writeback, or a drain of a stop
+    // that could not confirm the record) but not recorded: a full stop
+    // with nothing to drain still brings the record up to date.
+    let sim = Sim::new().formatted(300);
+    let s = setup(&[("flush_on_stop", "full")], false);
+    dirty_device(&sim, &s, 0);
+    // Written back while running, as the writeback daemon would.
+    sim.w.borrow_mut().record_stuck = true;
+    assert!(drain(&s.ctx(&sim, Action::Stop), &sim, "wb0", REMOVE_RESERVE).is_ok());
+    sim.w.borrow_mut().record_stuck = false;
+    sim.clear_calls();
+    s.stop(&sim).expect("stops");
+    assert_eq!(
+        sim.calls(),
+        vec![
+            "dmsetup suspend wb0",
+            "dmsetup resume wb0",
+            "dmsetup message wb0 0 update_sb_record_interval 1",
+            "dmsetup message wb0 0 update_sb_record_interval 0",
+            "dmsetup remove --retry wb0"
+        ]
+    );
+    s.start(&sim).expect("starts");
+    assert_eq!(sim.dirty("wb0"), Some(0));
+    assert_eq!(replayed(&sim), 0);
 }
 
 #[test]
