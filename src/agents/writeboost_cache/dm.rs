@@ -193,6 +193,36 @@ pub fn has_magic(first_bytes: &[u8]) -> bool {
     first_bytes.starts_with(&MAGIC)
 }
 
+/// What a full drain leaves in place of the superblock header once every
+/// dirty block is on the backing device and the record says so: no
+/// dm-writeboost magic, so the kernel formats the device at its next
+/// creation (the clean copies in the log would otherwise be served to reads
+/// and hide anything written to the backing device meanwhile), and this
+/// mark, by which the next start knows that the device held a cache this
+/// agent drained, and may format it even under format=never. Plain text:
+/// `head -c 200` on the device says what happened.
+pub const DRAINED_MARK: &[u8] = b"storha writeboost-cache: drained clean, no dirty block\n";
+
+/// The `len`-byte block written over the superblock header after a
+/// confirmed full drain: the mark, a line of details, zeroes.
+pub fn drained_block(len: usize, details: &str) -> Vec<u8> {
+    let mut b = Vec::with_capacity(len);
+    b.extend_from_slice(DRAINED_MARK);
+    b.extend(
+        details
+            .bytes()
+            .filter(|c| c.is_ascii_graphic() || *c == b' '),
+    );
+    b.push(b'\n');
+    b.resize(len, 0);
+    b
+}
+
+/// True for a device whose first bytes are a full drain's mark.
+pub fn is_drained(first_bytes: &[u8]) -> bool {
+    first_bytes.starts_with(DRAINED_MARK)
+}
+
 /// Byte offset of the 4 KiB block that ends the 1 MiB superblock area: the
 /// kernel writes it whole (sectors 2040-2047, with FUA) when it updates the
 /// superblock record (daemon.c `update_superblock_record`).
@@ -545,6 +575,20 @@ mod tests {
         assert!(!has_magic(&[0; 512]));
         assert!(!has_magic(&[0x57, 0x42, 0x73, 0x74]));
         assert!(!has_magic(&[0x74, 0x73]));
+    }
+
+    #[test]
+    fn drained_mark() {
+        let b = drained_block(4096, "name wb0 record 12\nrm -rf /");
+        assert_eq!(b.len(), 4096);
+        assert!(is_drained(&b) && !has_magic(&b));
+        let text = String::from_utf8_lossy(&b[..DRAINED_MARK.len() + 40]).to_string();
+        assert!(text.contains("name wb0 record 12rm -rf /\n"), "{text}");
+        assert!(!is_drained(&[0; 4096]));
+        assert!(!is_drained(&drained_block(4096, "")[1..]));
+        let mut formatted = vec![0u8; 4096];
+        formatted[..4].copy_from_slice(&MAGIC);
+        assert!(!is_drained(&formatted));
     }
 
     #[test]

@@ -52,9 +52,10 @@ pub trait Host {
     /// The superblock record (`dm::parse_record`), read past the page
     /// cache; works while the device is running.
     fn read_record(&self, dev: &BlockDev) -> Result<u64, OcfError>;
-    /// Zeroes the first `HEAD` bytes, only if `dev.path` still is `dev.id`
-    /// and nobody holds it.
-    fn zero_head(&self, dev: &BlockDev) -> Result<(), OcfError>;
+    /// Writes `block` (`HEAD` bytes: zeroes, or a drain's mark) over the
+    /// first `HEAD` bytes, only if `dev.path` still is `dev.id` and nobody
+    /// holds it.
+    fn write_head(&self, dev: &BlockDev, block: &[u8]) -> Result<(), OcfError>;
     /// A probe of the dirty count of `name` that may run on another thread
     /// while this one waits for a command; `None` where there is none.
     fn dirty_probe(&self, name: &str) -> Option<DirtyProbe> {
@@ -236,7 +237,7 @@ impl Host for System {
             .ok_or_else(|| generic!("short read of the superblock record of {}", dev.path))
     }
 
-    fn zero_head(&self, dev: &BlockDev) -> Result<(), OcfError> {
+    fn write_head(&self, dev: &BlockDev, block: &[u8]) -> Result<(), OcfError> {
         // O_EXCL on a block device: the open fails while anything (a
         // device-mapper table, a mount) holds it.
         let mut f = OpenOptions::new()
@@ -245,10 +246,12 @@ impl Host for System {
             .open(&dev.path)
             .map_err(|e| io_err(&format!("opening {} exclusively", dev.path), &e))?;
         check_same(&f, dev)?;
-        let buf = Box::new(Aligned([0; HEAD]));
+        let mut buf = Box::new(Aligned([0; HEAD]));
+        let n = block.len().min(HEAD);
+        buf.0[..n].copy_from_slice(&block[..n]);
         f.write_all(&buf.0)
             .and_then(|()| f.sync_all())
-            .map_err(|e| io_err(&format!("zeroing the superblock of {}", dev.path), &e))
+            .map_err(|e| io_err(&format!("writing the superblock of {}", dev.path), &e))
     }
 
     fn dirty_probe(&self, name: &str) -> Option<DirtyProbe> {

@@ -23,7 +23,7 @@ use crate::ocf::{env, Action, Agent, AgentMeta, Ctx, Health, OcfError, Params};
 use crate::{args_err, generic};
 pub(crate) use dm::DevId;
 use dm::{WbStatus, WbTable};
-use host::{BlockDev, DirtyProbe, DmDevice, Host, System};
+use host::{BlockDev, DirtyProbe, DmDevice, Host, System, HEAD};
 use params::{Config, Flush, Format, DYNAMIC};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -579,7 +579,12 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
         return verify_started(host, cfg, &b, &c);
     }
     let (b, c) = check_host(host, cfg)?;
-    let formatted = dm::has_magic(&host.read_head(&c)?);
+    let head = host.read_head(&c)?;
+    let formatted = dm::has_magic(&head);
+    // The mark of a confirmed full drain: the log held no dirty block, so
+    // formatting loses nothing, and it must be formatted (its clean copies
+    // would hide what was written to backing_dev since).
+    let drained = !formatted && dm::is_drained(&head);
     // Refusals first: they need neither the module nor any change.
     match (formatted, cfg.format) {
         (true, Format::Force) => {}
@@ -591,7 +596,7 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
                 c.path
             ));
         }
-        (false, Format::Never) => {
+        (false, Format::Never) if !drained => {
             return Err(args_err!(
                 "cache_dev {} has no dm-writeboost superblock and format=never: refusing to \
                  format it; set format=if-unformatted to format it",
@@ -626,7 +631,7 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
                     c.path
                 ));
             }
-            host.zero_head(&c)?;
+            host.write_head(&c, &[0; HEAD])?;
             log::warn!(
                 "formatting {} as a new cache (it held no dirty block)",
                 c.path
@@ -635,6 +640,13 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
         (true, _) => log::info!(
             "resuming the cache on {}: replaying its log (reads the whole cache device)",
             c.path
+        ),
+        (false, _) if drained => log::info!(
+            "cache_dev {} was drained clean by the last stop (every dirty block written back, \
+             the superblock record confirmed): formatting it as a new cache, so that reads come \
+             from backing_dev {}",
+            c.path,
+            b.path
         ),
         (false, _) => log::warn!(
             "cache_dev {} has no dm-writeboost superblock: formatting it as a new cache",
@@ -730,14 +742,52 @@ fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
         return Err(generic!("{name} still exists after dmsetup remove"));
     }
     clear_attribute(ctx, cfg);
-    if cfg.zero_superblock_on_stop {
-        if dirty != 0 {
-            log::warn!("not zeroing the superblock: {dirty} dirty blocks remain on the cache");
-        } else if !recorded {
-            log::warn!("not zeroing the superblock: its record could not be confirmed");
-        } else {
-            host.zero_head(&cache)?;
-            log::info!("zeroed the superblock of {} ({})", cache.path, cache.id);
+    if cfg.flush_on_stop == Flush::Full {
+        invalidate_drained(cfg, host, &cache, dirty, recorded)?;
+    }
+    Ok(())
+}
+
+/// After a full drain, with the device removed: a cache that holds no dirty
+/// block, by its status and by the superblock record read back from the
+/// device, is worth nothing but its clean copies, and those go stale the
+/// moment backing_dev is written without the cache (the reason to drain
+/// fully). Its superblock header is replaced by the drain's mark (or zeroed
+/// when asked), so that the next start formats it and reads come from
+/// backing_dev. Never done while a dirty block may remain.
+fn invalidate_drained(
+    cfg: &Config,
+    host: &dyn Host,
+    cache: &BlockDev,
+    dirty: u64,
+    recorded: bool,
+) -> Result<(), OcfError> {
+    let name = cfg.name.as_str();
+    let stale = "the cache keeps its superblock and the clean copies of the drained blocks, \
+                 which the next start serves to reads: do not write backing_dev without the \
+                 cache before then";
+    if dirty != 0 {
+        log::warn!("{name}: {dirty} dirty blocks remain on the cache; {stale}");
+    } else if !recorded {
+        log::warn!("{name}: the superblock record could not be confirmed; {stale}");
+    } else if cfg.zero_superblock_on_stop {
+        host.write_head(cache, &[0; HEAD])?;
+        log::info!("zeroed the superblock of {} ({})", cache.path, cache.id);
+    } else {
+        let details = format!(
+            "resource {name} backing_dev {} cache_dev {} ({})",
+            cfg.backing_dev, cache.path, cache.id
+        );
+        match host.write_head(cache, &dm::drained_block(HEAD, &details)) {
+            Ok(()) => log::info!(
+                "{name}: marked {} ({}) drained: the next start formats it, and reads come \
+                 from backing_dev",
+                cache.path,
+                cache.id
+            ),
+            // The device is removed and every block is on backing_dev: the
+            // stop itself succeeded, and failing it would fence the node.
+            Err(e) => log::warn!("{name}: cannot mark the drained cache: {e}; {stale}"),
         }
     }
     Ok(())
@@ -834,6 +884,7 @@ fn observe_with(cfg: &Config, host: &dyn Host) -> Result<serde_json::Value, OcfE
         v["cache_dev"] = json!(c.path);
         if let Ok(head) = host.read_head(&c) {
             v["cache_superblock"] = json!(dm::has_magic(&head));
+            v["cache_drained"] = json!(dm::is_drained(&head));
         }
     }
     Ok(v)

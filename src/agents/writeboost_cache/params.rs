@@ -118,7 +118,9 @@ pub static PARAMS: &[ParamSpec] = &[
         .long(
             "What start does with the cache device. never: a cache without a dm-writeboost \
              superblock is refused (formatting it is a deliberate act: set if-unformatted once, \
-             or write the superblock with dmsetup yourself). if-unformatted: a device without \
+             or write the superblock with dmsetup yourself); a cache that the last stop \
+             drained clean (flush_on_stop=full) carries a mark of its own and is formatted \
+             anew. if-unformatted: a device without \
              the superblock magic is formatted; a valid cache is always resumed (its log is \
              replayed, dirty blocks included). force: every start begins with an empty cache; \
              a valid cache is first resumed and flushed to backing_dev until it holds no dirty \
@@ -136,13 +138,15 @@ pub static PARAMS: &[ParamSpec] = &[
              removed with the remaining dirty blocks safe on the cache and a warning is logged. \
              A full drain also has the superblock record written (update_sb_record_interval is 1 \
              during the drain, then the configured value again) and reads it back from cache_dev \
-             before the removal, so that the next start does not take the drained blocks as dirty \
-             and write them back again over newer data on backing_dev; when the record cannot be \
-             confirmed in time a warning says so and the superblock is not zeroed. The drained \
-             blocks stay in the cache log as clean copies and the next start serves reads of \
-             them from the cache: to write backing_dev without the cache in between, also set \
-             zero_superblock_on_stop=true. Make the stop timeout cover the worst-case flush of a \
-             full cache.",
+             before the removal. Once the status and the record both say that no dirty block \
+             remains, the superblock header is replaced by a mark of storha's ('drained clean') \
+             and the next start formats the cache anew, even with format=never: the clean \
+             copies left in the log would otherwise be served to reads and hide whatever is \
+             written to backing_dev without the cache in between, the reason to drain fully. \
+             When the drain or the record cannot be confirmed in time a warning says so and the \
+             superblock is kept: the next start replays the log, so backing_dev must not be \
+             written without the cache before it. Make the stop timeout cover the worst-case \
+             flush of a full cache.",
         ),
     ParamSpec::new(
         "zero_superblock_on_stop",
@@ -151,11 +155,10 @@ pub static PARAMS: &[ParamSpec] = &[
     )
     .default("false")
     .long(
-        "After a stop whose full flush reached zero dirty blocks, zero the first 4 KiB of \
-         cache_dev so that the cache cannot be replayed over a backing device that changes \
-         afterwards (e.g. when the backing device will be used without the cache). Needs \
-         flush_on_stop=full and format other than never (the next start has to format). Never \
-         done when any dirty block remained.",
+        "After a full drain confirmed clean, zero the first 4 KiB of cache_dev instead of \
+         writing the drain's mark there, so that the device looks blank (e.g. before it is \
+         used for something else). Needs flush_on_stop=full and format other than never (the \
+         next start has to format a blank device). Never done when any dirty block remained.",
     ),
     ParamSpec::new(
         "dirty_warn_pct",
@@ -210,8 +213,9 @@ the dirty-block count and cache use (a transient node attribute and the --json o
 
 Stop refuses while anything holds the device (DRBD, LVM, a mount, an open file), flushes the RAM \
 buffer, optionally writes all dirty blocks back within the stop timeout, and removes the device. \
-It never formats or zeroes anything unless asked, and zeroes the superblock only after a flush \
-that reached zero dirty blocks.
+It never formats or zeroes anything unless asked; after a full drain confirmed clean it \
+replaces the superblock header with a mark, so that the next start formats the cache and \
+reads come from the backing device.
 
 Reload changes the five dynamic tunables live with device-mapper messages.",
     params: PARAMS,

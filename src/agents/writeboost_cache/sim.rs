@@ -25,6 +25,8 @@ pub struct Disk {
     pub id: DevId,
     pub sectors: u64,
     pub magic: bool,
+    /// A full drain's mark in place of the superblock header.
+    pub drained: bool,
     /// Dirty blocks in the cache log (for a cache device).
     pub logged_dirty: u64,
     /// The superblock record: the last segment id taken as written back.
@@ -76,6 +78,8 @@ pub struct World {
     record_wait: u32,
     pub calls: Vec<String>,
     pub zeroed: Vec<String>,
+    /// Devices given a drain's mark.
+    pub marked: Vec<String>,
     pub fail: Option<String>,
     next_minor: u32,
 }
@@ -104,6 +108,7 @@ impl Sim {
             id,
             sectors,
             magic: false,
+            drained: false,
             logged_dirty: 0,
             record: 0,
             unrecorded: 0,
@@ -290,6 +295,8 @@ impl Host for Sim {
         let mut head = vec![0u8; HEAD];
         if d.magic {
             head[..4].copy_from_slice(&dm::MAGIC);
+        } else if d.drained {
+            head = dm::drained_block(HEAD, "sim");
         }
         Ok(head)
     }
@@ -335,7 +342,7 @@ impl Host for Sim {
         Ok(d.record)
     }
 
-    fn zero_head(&self, dev: &BlockDev) -> Result<(), OcfError> {
+    fn write_head(&self, dev: &BlockDev, block: &[u8]) -> Result<(), OcfError> {
         let mut w = self.w.borrow_mut();
         if w.devs
             .values()
@@ -348,13 +355,21 @@ impl Host for Sim {
             .iter_mut()
             .find(|d| d.id == dev.id)
             .expect("known disk");
+        assert_eq!(block.len(), HEAD);
+        assert!(!dm::has_magic(block), "the agent never writes a superblock");
         let lost = d.logged_dirty;
         d.magic = false;
+        d.drained = dm::is_drained(block);
         d.logged_dirty = 0;
         d.unrecorded = 0;
         let path = d.path.clone();
         w.lost += lost;
-        w.zeroed.push(path);
+        if dm::is_drained(block) {
+            w.marked.push(path);
+        } else {
+            assert!(block.iter().all(|b| *b == 0), "zeroes or a mark");
+            w.zeroed.push(path);
+        }
         Ok(())
     }
 }
@@ -418,6 +433,7 @@ impl Runner for Sim {
                 if !cache.magic || wam {
                     lost = cache.logged_dirty;
                     cache.magic = true;
+                    cache.drained = false;
                     cache.logged_dirty = 0;
                     cache.record = 0;
                     cache.unrecorded = 0;

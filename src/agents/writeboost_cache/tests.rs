@@ -212,6 +212,10 @@ fn full_flush_is_one_drop_caches_over_the_whole_budget_and_only_then_zeroes() {
         "{limit:?}"
     );
     assert_eq!(sim.w.borrow().zeroed, vec![NVME.to_string()]);
+    assert!(
+        sim.w.borrow().marked.is_empty(),
+        "zeroed when asked, not marked"
+    );
     assert_eq!(sim.cache(), (false, 0));
     no_loss(&sim);
 }
@@ -272,6 +276,7 @@ fn full_flush_out_of_time_leaves_the_rest_on_the_cache_and_never_zeroes() {
     assert!(limit <= Duration::from_millis(400), "{limit:?}");
     assert!(sim.query("wb0").expect("query").is_none(), "removed");
     assert!(sim.w.borrow().zeroed.is_empty());
+    assert!(sim.w.borrow().marked.is_empty());
     assert_eq!(sim.cache(), (true, 999));
     // The record is not waited for with blocks still dirty, and the
     // interval is set back before the removal.
@@ -325,11 +330,41 @@ fn full_drain_persists_the_record_so_the_next_start_replays_nothing() {
     };
     assert_eq!(record, 1, "the segment id of the drain's one writeback");
     assert!(record_reads > 1, "read until the updater wrote it");
-    // The start after it finds nothing dirty and writes nothing back again.
+    // Confirmed clean: the superblock header gives way to the drain's mark.
+    assert_eq!(sim.w.borrow().marked, vec![NVME.to_string()]);
+    assert!(sim.w.borrow().zeroed.is_empty());
+    assert_eq!(sim.cache(), (false, 0));
+    // The start after it (format=never, the default) formats the marked
+    // cache: nothing dirty, nothing written back again, no clean copy left
+    // to hide what reached backing_dev meanwhile.
     s.start(&sim).expect("starts again");
     assert_eq!(sim.dirty("wb0"), Some(0));
     assert_eq!(replayed(&sim), 0);
-    assert_eq!(sim.cache(), (true, 0), "the superblock is kept");
+    assert_eq!(sim.cache(), (true, 0), "formatted anew");
+    assert!(!sim.w.borrow().disks[1].drained);
+    no_loss(&sim);
+}
+
+#[test]
+fn only_the_drains_mark_lets_format_never_format() {
+    // A device that merely lacks the magic is still refused.
+    let sim = Sim::new();
+    let s = setup(&[], false);
+    let why = s.start(&sim).expect_err("refused").to_string();
+    assert!(why.contains("format=never"), "{why}");
+    assert!(sim.calls().is_empty());
+    // A buffer-only stop keeps the superblock (dirty blocks stay on the
+    // cache) and marks nothing.
+    let sim = Sim::new().formatted(1000);
+    dirty_device(&sim, &s, 24);
+    s.stop(&sim).expect("stops");
+    assert!(sim.w.borrow().marked.is_empty() && sim.w.borrow().zeroed.is_empty());
+    assert!(sim.cache().0);
+    s.start(&sim).expect("resumes");
+    assert!(
+        sim.dirty("wb0").expect("running") > 0,
+        "replayed, not formatted"
+    );
     no_loss(&sim);
 }
 
@@ -346,6 +381,7 @@ fn without_the_record_a_drained_cache_is_replayed_whole() {
         .expect("stops: the data is on the backing disk");
     assert!(sim.query("wb0").expect("query").is_none(), "removed");
     assert!(sim.w.borrow().record_reads > 1);
+    assert!(sim.w.borrow().marked.is_empty(), "unconfirmed: not marked");
     s.deadline = Deadline::after(Duration::from_secs(30));
     s.start(&sim).expect("starts again");
     assert_eq!(sim.dirty("wb0"), Some(1024));
@@ -374,6 +410,7 @@ fn an_unconfirmed_record_keeps_the_superblock_and_the_stop_in_time() {
     );
     assert!(sim.query("wb0").expect("query").is_none(), "removed");
     assert!(sim.w.borrow().zeroed.is_empty(), "not zeroed");
+    assert!(sim.w.borrow().marked.is_empty(), "not marked");
     assert_eq!(sim.cache(), (true, 0));
     let calls = sim.calls();
     assert_eq!(
@@ -408,6 +445,7 @@ fn a_record_that_cannot_be_raised_is_not_waited_for_nor_zeroed_over() {
     );
     assert!(sim.query("wb0").expect("query").is_none(), "removed");
     assert!(sim.w.borrow().zeroed.is_empty(), "not zeroed");
+    assert!(sim.w.borrow().marked.is_empty(), "not marked");
     assert_eq!(sim.cache(), (true, 0));
     no_loss(&sim);
 }
