@@ -128,7 +128,48 @@ fn admin_front_door() {
     assert!(text(&out.stderr).contains("unknown agent 'nope'"));
     let out = run(&bin, &["floating-ip", "start", "--bogus"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown option --bogus"));
+    assert!(text(&out.stderr).contains("unexpected argument '--bogus'"));
+}
+
+/// `storha completions bash` completes agents, their actions and options.
+#[test]
+fn bash_completion_offers_agents_actions_and_options() {
+    let complete = |words: &[&str]| -> String {
+        let script = format!(
+            "source <('{BIN}' completions bash) && COMP_WORDS=({}) && COMP_CWORD={} && \
+             _storha storha \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\" && \
+             echo \"${{COMPREPLY[*]}}\"",
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1
+        );
+        let out = run(std::path::Path::new("/bin/bash"), &["-c", &script], &[]);
+        assert!(out.status.success(), "{out:?}");
+        text(&out.stdout)
+    };
+    let top = complete(&["storha", ""]);
+    for w in [
+        "list",
+        "meta-data",
+        "man",
+        "completions",
+        "floating-ip",
+        "fence_ipstrip",
+    ] {
+        assert!(
+            top.split(' ').any(|x| x.trim() == w),
+            "{w} not offered: {top}"
+        );
+    }
+    let actions = complete(&["storha", "drbd-tuned", ""]);
+    for w in ["start", "promote", "monitor", "--param", "--timeout"] {
+        assert!(actions.split(' ').any(|x| x.trim() == w), "{w}: {actions}");
+    }
+    let zsh = run(&PathBuf::from(BIN), &["completions", "zsh"], &[]);
+    assert!(text(&zsh.stdout).starts_with("#compdef storha"));
 }
 
 #[test]
