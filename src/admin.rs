@@ -72,6 +72,22 @@ pub fn command() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("active")
+                .about("List the storha resources Pacemaker runs on this node")
+                .long_about(
+                    "List the storha resources and fence devices Pacemaker runs on this node, \
+                     from crm_mon. Exit status 0 when there are none (or Pacemaker is not \
+                     running here), 1 when there are some or crm_mon cannot tell. The \
+                     package's removal refuses on 1.",
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("Print the node and its active resources as JSON"),
+                ),
+        )
+        .subcommand(
             Command::new("completions")
                 .about("Print the shell completion script for bash or zsh")
                 .arg(
@@ -256,6 +272,9 @@ fn parse(args: &[OsString]) -> Result<Parsed, clap::Error> {
             Parsed::MetaData(s.get_one::<String>("AGENT").cloned().unwrap_or_default())
         }
         Some(("man", s)) => Parsed::Man(s.get_one::<String>("NAME").cloned().unwrap_or_default()),
+        Some(("active", s)) => Parsed::Active {
+            json: s.get_flag("json"),
+        },
         Some(("completions", s)) => {
             Parsed::Completions(s.get_one::<String>("SHELL").cloned().unwrap_or_default())
         }
@@ -281,6 +300,7 @@ enum Parsed {
     MetaData(String),
     Man(String),
     Completions(String),
+    Active { json: bool },
     Run(Invocation),
 }
 
@@ -350,6 +370,7 @@ pub fn main(args: &[OsString]) -> u8 {
             clap_complete::generate(shell, &mut command(), "storha", &mut std::io::stdout());
             return 0;
         }
+        Ok(Parsed::Active { json }) => return active(json),
         Err(e) => {
             // --help and --version are "errors" that print to stdout and exit 0.
             let _ = e.print();
@@ -382,6 +403,47 @@ pub fn main(args: &[OsString]) -> u8 {
         }
     }
     outcome.status.code()
+}
+
+/// `storha active`: 0 when nothing of storha runs here, 1 otherwise.
+fn active(json: bool) -> u8 {
+    use crate::cluster::{self, Here};
+    let runner =
+        crate::cmd::SystemRunner::new(crate::deadline::Deadline::after(Duration::from_secs(60)));
+    let (doc, code, text) = match cluster::active_here(&runner) {
+        Ok(Here::NoCluster) => (
+            serde_json::json!({"cluster": false, "active": []}),
+            0,
+            "Pacemaker is not running on this node: no storha resource is active here".to_string(),
+        ),
+        Ok(Here::Active { node, resources }) if resources.is_empty() => (
+            serde_json::json!({"cluster": true, "node": node, "active": []}),
+            0,
+            format!("no storha resource is active on {node}"),
+        ),
+        Ok(Here::Active { node, resources }) => {
+            let mut text = format!("storha resources active on {node}:");
+            for r in &resources {
+                text.push_str(&format!("\n  {:<24} {:<32} {}", r.id, r.agent, r.role));
+            }
+            (
+                serde_json::json!({"cluster": true, "node": node, "active": resources}),
+                1,
+                text,
+            )
+        }
+        Err(e) => (
+            serde_json::json!({"error": e}),
+            1,
+            format!("cannot tell which storha resources are active here: {e}"),
+        ),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        println!("{text}");
+    }
+    code
 }
 
 fn names() -> String {

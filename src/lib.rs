@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod cluster;
 pub mod cmd;
 pub mod deadline;
 pub mod fence;

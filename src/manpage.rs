@@ -255,8 +255,19 @@ pub fn storha_page() -> String {
         let _ = writeln!(
             out,
             "\n{}",
-            roff(&sub.get_about().map(|a| a.to_string()).unwrap_or_default())
+            roff(
+                &sub.get_long_about()
+                    .or(sub.get_about())
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            )
         );
+        for a in sub
+            .get_arguments()
+            .filter(|a| !a.is_positional() && a.get_id() != "help")
+        {
+            let _ = writeln!(out, ".br\n{}: {}", flags(a), roff(&help_of(a)));
+        }
         for a in sub.get_positionals() {
             let values: Vec<String> = a
                 .get_possible_values()
