@@ -72,6 +72,24 @@ pub fn command() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("status")
+                .about("Show every layer of the stack on this node, with what is wrong")
+                .long_about(
+                    "Show the layers of the stack on this node in one screen, from cheap reads \
+                     (dmsetup status, /proc/drbd, crm_mon, the CIB, the kernel's addresses): \
+                     writeboost caches (dirty blocks, writeback lag), DRBD (connection, roles, \
+                     disk states, resync), the floating IPs of the storha resources (where \
+                     Pacemaker runs them, where the address is, its link), and what is wrong, \
+                     in words. Exit status 0 when nothing is wrong, 1 otherwise.",
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("Print the report as JSON"),
+                ),
+        )
+        .subcommand(
             Command::new("active")
                 .about("List the storha resources Pacemaker runs on this node")
                 .long_about(
@@ -272,6 +290,9 @@ fn parse(args: &[OsString]) -> Result<Parsed, clap::Error> {
             Parsed::MetaData(s.get_one::<String>("AGENT").cloned().unwrap_or_default())
         }
         Some(("man", s)) => Parsed::Man(s.get_one::<String>("NAME").cloned().unwrap_or_default()),
+        Some(("status", s)) => Parsed::Status {
+            json: s.get_flag("json"),
+        },
         Some(("active", s)) => Parsed::Active {
             json: s.get_flag("json"),
         },
@@ -301,6 +322,7 @@ enum Parsed {
     Man(String),
     Completions(String),
     Active { json: bool },
+    Status { json: bool },
     Run(Invocation),
 }
 
@@ -371,6 +393,21 @@ pub fn main(args: &[OsString]) -> u8 {
             return 0;
         }
         Ok(Parsed::Active { json }) => return active(json),
+        Ok(Parsed::Status { json }) => {
+            let runner = crate::cmd::SystemRunner::new(crate::deadline::Deadline::after(
+                Duration::from_secs(60),
+            ));
+            let report = crate::status::report(&crate::status::gather(&runner));
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                print!("{}", crate::status::text(&report));
+            }
+            return u8::from(!report.problems.is_empty());
+        }
         Err(e) => {
             // --help and --version are "errors" that print to stdout and exit 0.
             let _ = e.print();

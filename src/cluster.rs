@@ -54,12 +54,23 @@ fn attr(e: &BytesStart, name: &[u8]) -> Option<String> {
         .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
 }
 
-/// The storha resources `crm_mon --output-as=xml` shows active on `node`.
-pub fn parse_crm_mon(xml: &str, node: &str) -> Result<Vec<Active>, String> {
+/// A storha resource as crm_mon shows it, with the nodes it is active on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Placed {
+    pub id: String,
+    pub agent: String,
+    pub role: String,
+    pub active: bool,
+    pub failed: bool,
+    pub nodes: Vec<String>,
+}
+
+/// Every storha resource `crm_mon --output-as=xml` shows, one entry per
+/// instance (a clone's instances each have their own).
+pub fn parse_crm_mon_all(xml: &str) -> Result<Vec<Placed>, String> {
     let mut reader = Reader::from_str(xml);
     let mut found = Vec::new();
-    // The resource whose <node> children are being read, if a storha one.
-    let mut current: Option<(Active, bool)> = None;
+    let mut current: Option<Placed> = None;
     let mut saw_resources = false;
     loop {
         let ev = reader
@@ -69,31 +80,29 @@ pub fn parse_crm_mon(xml: &str, node: &str) -> Result<Vec<Active>, String> {
             Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"resources" => {
                 saw_resources = true;
             }
-            Event::Start(ref e) if e.name().as_ref() == b"resource" => {
+            Event::Start(ref e) | Event::Empty(ref e) if e.name().as_ref() == b"resource" => {
                 let agent = attr(e, b"resource_agent").unwrap_or_default();
-                let active = attr(e, b"active").as_deref() == Some("true");
-                current = (active && is_storha_agent(&agent)).then(|| {
-                    (
-                        Active {
-                            id: attr(e, b"id").unwrap_or_default(),
-                            agent,
-                            role: attr(e, b"role").unwrap_or_default(),
-                        },
-                        false,
-                    )
+                let placed = is_storha_agent(&agent).then(|| Placed {
+                    id: attr(e, b"id").unwrap_or_default(),
+                    agent,
+                    role: attr(e, b"role").unwrap_or_default(),
+                    active: attr(e, b"active").as_deref() == Some("true"),
+                    failed: attr(e, b"failed").as_deref() == Some("true"),
+                    nodes: Vec::new(),
                 });
+                if matches!(ev, Event::Empty(_)) {
+                    found.extend(placed);
+                } else {
+                    current = placed;
+                }
             }
             Event::Empty(ref e) if e.name().as_ref() == b"node" => {
-                if let Some((_, here)) = current.as_mut() {
-                    if attr(e, b"name").as_deref() == Some(node) {
-                        *here = true;
-                    }
+                if let Some(p) = current.as_mut() {
+                    p.nodes.extend(attr(e, b"name"));
                 }
             }
             Event::End(e) if e.name().as_ref() == b"resource" => {
-                if let Some((r, true)) = current.take() {
-                    found.push(r);
-                }
+                found.extend(current.take());
             }
             Event::Eof => break,
             _ => {}
@@ -105,9 +114,91 @@ pub fn parse_crm_mon(xml: &str, node: &str) -> Result<Vec<Active>, String> {
     Ok(found)
 }
 
+/// The storha resources `crm_mon --output-as=xml` shows active on `node`.
+pub fn parse_crm_mon(xml: &str, node: &str) -> Result<Vec<Active>, String> {
+    Ok(parse_crm_mon_all(xml)?
+        .into_iter()
+        .filter(|p| p.active && p.nodes.iter().any(|n| n == node))
+        .map(|p| Active {
+            id: p.id,
+            agent: p.agent,
+            role: p.role,
+        })
+        .collect())
+}
+
+/// A primitive's id and its instance parameters, in the CIB's order.
+pub type Primitive = (String, Vec<(String, String)>);
+
+/// The instance parameters of every primitive of one storha agent in the
+/// CIB's resources section (`cibadmin --query --scope resources`):
+/// (resource id, [(name, value)]).
+pub fn cib_primitives(xml: &str, agent: &str) -> Result<Vec<Primitive>, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut found = Vec::new();
+    let mut current: Option<Primitive> = None;
+    let mut in_instance = false;
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| format!("the CIB is not XML: {e}"))?;
+        match ev {
+            Event::Start(ref e) if e.name().as_ref() == b"primitive" => {
+                let ours = attr(e, b"class").as_deref() == Some("ocf")
+                    && attr(e, b"provider").as_deref() == Some("storha")
+                    && attr(e, b"type").as_deref() == Some(agent);
+                current = ours.then(|| (attr(e, b"id").unwrap_or_default(), Vec::new()));
+            }
+            Event::Start(ref e) if e.name().as_ref() == b"instance_attributes" => {
+                in_instance = true;
+            }
+            Event::End(ref e) if e.name().as_ref() == b"instance_attributes" => {
+                in_instance = false;
+            }
+            Event::Empty(ref e) if e.name().as_ref() == b"nvpair" && in_instance => {
+                if let (Some((_, params)), Some(n), Some(v)) =
+                    (current.as_mut(), attr(e, b"name"), attr(e, b"value"))
+                {
+                    params.push((n, v));
+                }
+            }
+            Event::End(ref e) if e.name().as_ref() == b"primitive" => {
+                found.extend(current.take());
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+/// The XML of `crm_mon`, or None when Pacemaker is not running here.
+pub fn crm_mon_xml(runner: &dyn Runner) -> Result<Option<String>, String> {
+    let cmd = Cmd::new("crm_mon")
+        .args(["--one-shot", "--inactive", "--output-as=xml"])
+        .timeout(Duration::from_secs(30));
+    let out = match runner.output(&cmd) {
+        Ok(o) => o,
+        Err(CmdError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    if out.status == CRM_EX_NOT_CONNECTED {
+        return Ok(None);
+    }
+    if out.status != 0 {
+        return Err(CmdError::Failed {
+            cmd: cmd.display(),
+            status: out.status,
+            stderr: out.stderr,
+        }
+        .to_string());
+    }
+    Ok(Some(out.stdout))
+}
+
 /// This node's name as the cluster knows it: `crm_node -n`, or the kernel's
 /// node name when the cluster cannot say.
-fn node_name(runner: &dyn Runner) -> String {
+pub fn node_name(runner: &dyn Runner) -> String {
     match runner.run(
         &Cmd::new("crm_node")
             .arg("-n")
@@ -122,27 +213,11 @@ fn node_name(runner: &dyn Runner) -> String {
 
 /// What this node runs of storha, as Pacemaker sees it now.
 pub fn active_here(runner: &dyn Runner) -> Result<Here, String> {
-    let cmd = Cmd::new("crm_mon")
-        .args(["--one-shot", "--inactive", "--output-as=xml"])
-        .timeout(Duration::from_secs(30));
-    let out = match runner.output(&cmd) {
-        Ok(o) => o,
-        Err(CmdError::NotFound { .. }) => return Ok(Here::NoCluster),
-        Err(e) => return Err(e.to_string()),
-    };
-    if out.status == CRM_EX_NOT_CONNECTED {
+    let Some(xml) = crm_mon_xml(runner)? else {
         return Ok(Here::NoCluster);
-    }
-    if out.status != 0 {
-        return Err(CmdError::Failed {
-            cmd: cmd.display(),
-            status: out.status,
-            stderr: out.stderr,
-        }
-        .to_string());
-    }
+    };
     let node = node_name(runner);
-    let resources = parse_crm_mon(&out.stdout, &node)?;
+    let resources = parse_crm_mon(&xml, &node)?;
     Ok(Here::Active { node, resources })
 }
 
@@ -201,6 +276,37 @@ mod tests {
         )
         .is_err());
         assert!(parse_crm_mon("<a><b></a>", "n").is_err());
+    }
+
+    #[test]
+    fn floating_ip_parameters_from_the_cib() {
+        let cib = r#"<resources>
+  <primitive id="vip" class="ocf" provider="storha" type="floating-ip">
+    <instance_attributes id="vip-ia">
+      <nvpair id="vip-ip" name="ip" value="192.0.2.10"/>
+      <nvpair id="vip-nic" name="nic" value="eth0"/>
+    </instance_attributes>
+    <meta_attributes id="vip-ma"><nvpair id="x" name="target-role" value="Started"/></meta_attributes>
+    <operations><op id="vip-mon" name="monitor" interval="10s"/></operations>
+  </primitive>
+  <group id="g"><primitive id="other" class="ocf" provider="heartbeat" type="IPaddr2">
+    <instance_attributes id="o-ia"><nvpair id="o-ip" name="ip" value="192.0.2.11"/></instance_attributes>
+  </primitive></group>
+</resources>"#;
+        let p = cib_primitives(cib, "floating-ip").expect("parses");
+        assert_eq!(
+            p,
+            vec![(
+                "vip".to_string(),
+                vec![
+                    ("ip".to_string(), "192.0.2.10".to_string()),
+                    ("nic".to_string(), "eth0".to_string())
+                ]
+            )]
+        );
+        let all = parse_crm_mon_all(MON).expect("parses");
+        let stopped = all.iter().find(|p| p.id == "stopped").expect("listed");
+        assert!(!stopped.active && stopped.nodes.is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod manpage;
 pub mod net;
 pub mod ocf;
 pub mod registry;
+pub mod status;
 
 use ocf::OcfEnv;
 
