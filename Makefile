@@ -34,7 +34,7 @@ BUILD_ENV   :=
 RELEASE_BIN := target/release/storha
 endif
 
-.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata man demo clean
+.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata man deb demo clean
 
 all: build
 
@@ -94,6 +94,15 @@ man: build
 		$(RELEASE_BIN) man $$p > target/man/$$p.$$s || exit 1; \
 		echo "target/man/$$p.$$s"; \
 	done
+
+# The Debian package (target/deb/storha_VERSION_ARCH.deb) of the statically
+# linked binary, built with dpkg-deb from a staging tree (scripts/build-deb.sh):
+# every name in OCF_AGENTS and FENCE_AGENTS, the manual pages, completions,
+# crm-examples. DEB_VERSION defaults to Cargo.toml's version, revision 1.
+DEB_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)-1
+deb: build
+	@BIN=$(RELEASE_BIN) OCF_AGENTS="$(OCF_AGENTS)" FENCE_AGENTS="$(FENCE_AGENTS)" \
+		DEB_VERSION=$(DEB_VERSION) scripts/build-deb.sh target/deb
 
 install: build
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(BINDIR)/storha

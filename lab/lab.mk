@@ -38,7 +38,7 @@ lab-ssh:
 lab-status:
 	$(LAB_CLI) status
 
-# Copy a fresh `make install` of storha into the running VMs.
+# Install a fresh `make deb` of storha in the running VMs (dpkg -i).
 lab-install:
 	$(LAB_CLI) install
 

@@ -40,6 +40,8 @@ SUBNET = "192.168.77"
 HOST_IP = SUBNET + ".1"
 PREFIX = 24
 # Free addresses of the segment, for floating IPs in tests.
+# Where the lab puts the package in a VM (tests reinstall it from there).
+DEB_IN_VM = "/var/tmp/storha.deb"
 FREE_IPS = [f"{SUBNET}.{n}" for n in range(100, 110)]
 
 VM_MEMORY = os.environ.get("LAB_MEMORY", "1024")
@@ -630,19 +632,28 @@ class Lab:
 
     # ---- storha
 
-    def install_storha(self, vms=None):
-        """Installs the freshly built storha into the VMs with the project's own
-        `make install DESTDIR=...` and a tar stream over ssh."""
-        staging = os.path.join(self.run_dir, "staging")
-        shutil.rmtree(staging, ignore_errors=True)
+    def build_deb(self):
+        """`make deb`: the package every lab run installs; returns its path."""
         make = os.environ.get("MAKE", "make")
-        r = sh([make, "-s", "-C", TOP_DIR, "install", f"DESTDIR={staging}"], check=False,
-               stdout=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise LabError("'make install' failed: storha cannot go into the VMs")
+        r = sh([make, "-s", "-C", TOP_DIR, "deb"], check=False, stdout=subprocess.PIPE)
+        lines = r.stdout.decode(errors="replace").split()
+        if r.returncode != 0 or not lines:
+            raise LabError("'make deb' failed: storha cannot go into the VMs")
+        return os.path.join(TOP_DIR, lines[-1])
+
+    def install_storha(self, vms=None):
+        """Installs the freshly built storha into the VMs from its Debian
+        package (`make deb`, then `dpkg -i`), so the package itself is what
+        every lab run tests. On a running lab this is an upgrade, which
+        leaves running resources alone."""
+        deb = self.build_deb()
         vms = vms or [VM(self, n) for n in self.vm_names]
-        self.each(vms, lambda vm: vm.put_tree(staging, "/"))
-        log(f"storha installed in {' '.join(v.name for v in vms)}")
+
+        def install(vm):
+            vm.put(deb, DEB_IN_VM)
+            vm.run(f"dpkg -i {DEB_IN_VM}", timeout=300)
+        self.each(vms, install)
+        log(f"storha installed from {os.path.basename(deb)} in {' '.join(v.name for v in vms)}")
 
     # ---- cluster
 
@@ -917,7 +928,7 @@ def main(argv=None):
     sub.add_parser("kill", help="kill every recorded VM at once (for traps)")
     sub.add_parser("status", help="what is running")
     sub.add_parser("check", help="exit 0 if qemu VMs can run here, else say why")
-    sub.add_parser("install", help="make install storha and copy it into every VM")
+    sub.add_parser("install", help="make deb and dpkg -i it in every VM")
     sub.add_parser("image", help="build the image if its recipe changed; print its folder")
     s = sub.add_parser("ssh", help="a shell, or a command, on a VM")
     s.add_argument("vm")

@@ -20,6 +20,7 @@ NEEDS=(
   "hyperfine hyperfine" "strace strace" "groff groff-base"   # groff: the manual pages' test
   "fence_apc_snmp fence-agents" "snmpget snmp"  # independent clients fence_ipstrip is checked against
   "openssl openssl"                        # HTTPS test certificates of the strip emulator
+  "dpkg-deb dpkg" "gzip gzip" "md5sum coreutils"  # make deb
   "/usr/bin/python3 python3"
   "py:Cryptodome python3-pycryptodome"     # the strip emulator's SNMPv3 privacy
   "py:pytest python3-pytest"               # tests/host: the lab tooling's own tests

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod cluster;
 pub mod cmd;
 pub mod deadline;
 pub mod fence;
@@ -11,6 +12,7 @@ pub mod manpage;
 pub mod net;
 pub mod ocf;
 pub mod registry;
+pub mod status;
 
 use ocf::OcfEnv;
 

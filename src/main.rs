@@ -36,11 +36,7 @@ fn main() -> ExitCode {
     let code = if let Some(entry) = registry::find(name) {
         ocf_main(entry, &args[1..])
     } else if name == "storha" || name.starts_with("storha-") {
-        let rest: Vec<String> = args[1..]
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        admin::main(&rest)
+        admin::main(&args[1..])
     } else {
         let known: Vec<&str> = registry::AGENTS.iter().map(|e| e.name).collect();
         eprintln!(

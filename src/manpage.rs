@@ -194,43 +194,139 @@ pub fn fence_page(meta: &FenceMeta) -> String {
     out
 }
 
-/// The page of the admin command, from its own help text.
-pub fn storha_page(help: &str) -> String {
+/// `-p, --param NAME=VALUE` in roff, from a clap argument.
+fn flags(a: &clap::Arg) -> String {
+    let mut f = Vec::new();
+    if let Some(c) = a.get_short() {
+        f.push(format!("\\fB\\-{c}\\fR"));
+    }
+    if let Some(l) = a.get_long() {
+        f.push(format!("\\fB\\-\\-{}\\fR", roff(l)));
+    }
+    let mut s = f.join(", ");
+    if a.get_action().takes_values() {
+        for v in a.get_value_names().unwrap_or_default() {
+            let _ = write!(s, " \\fI{}\\fR", roff(v));
+        }
+    }
+    s
+}
+
+fn help_of(a: &clap::Arg) -> String {
+    a.get_help().map(|h| h.to_string()).unwrap_or_default()
+}
+
+/// The page of the admin command, from the same clap definition that
+/// parses its command line (`storha --help`).
+pub fn storha_page() -> String {
+    let mut cmd = crate::admin::command();
+    cmd.build();
+    let is_agent = |c: &clap::Command| registry::find(c.get_name()).is_some();
     let mut out = String::new();
     header(&mut out, "storha", 8, "System Administration");
-    out.push_str(".SH NAME\nstorha \\- Pacemaker resource agents for a highly available NFS storage cluster\n");
-    out.push_str(".SH SYNOPSIS\n.nf\n");
-    let mut lines = help.lines().skip_while(|l| !l.starts_with("usage:"));
-    lines.next();
-    for l in lines.by_ref() {
-        if l.trim().is_empty() {
-            break;
+    let _ = writeln!(
+        out,
+        ".SH NAME\nstorha \\- {}",
+        roff(&cmd.get_about().map(|a| a.to_string()).unwrap_or_default())
+    );
+    out.push_str(".SH SYNOPSIS\n");
+    for sub in cmd.get_subcommands().filter(|c| !is_agent(c)) {
+        let _ = write!(out, ".B storha {}", roff(sub.get_name()));
+        for a in sub.get_positionals() {
+            let _ = write!(out, "\\fR \\fI{}\\fR", roff(a.get_id().as_str()));
         }
-        out.push_str(&roff(l.trim()));
-        out.push('\n');
+        out.push_str("\n.br\n");
     }
-    out.push_str(".fi\n.SH OPTIONS\n.nf\n");
-    for l in lines {
-        out.push_str(&roff(l));
-        out.push('\n');
-    }
-    out.push_str(".fi\n.SH AGENTS\n");
-    for e in AGENTS {
-        let page = page_name(e);
+    out.push_str(".B storha\n\\fIAGENT\\fR \\fIACTION\\fR [\\fIOPTIONS\\fR]\n.br\n");
+    out.push_str(".B storha \\-\\-help\\fR | \\fB\\-\\-version\\fR\n");
+    out.push_str(".SH DESCRIPTION\n");
+    prose(
+        &mut out,
+        &cmd.get_long_about()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+    );
+    out.push_str(".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|c| !is_agent(c)) {
+        let _ = write!(out, ".TP\n.B {}", roff(sub.get_name()));
+        for a in sub.get_positionals() {
+            let _ = write!(out, " \\fI{}\\fR", roff(a.get_id().as_str()));
+        }
         let _ = writeln!(
             out,
-            ".TP\n.B {}\n{}{}",
-            roff(e.name),
-            roff((e.meta)().shortdesc),
-            match page {
-                Some((p, s)) if p != e.name || s != 8 =>
-                    format!(" \\(em see \\fB{}\\fR({s})", roff(&p)),
-                Some(_) => String::new(),
-                None => String::new(),
-            }
+            "\n{}",
+            roff(
+                &sub.get_long_about()
+                    .or(sub.get_about())
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            )
         );
+        for a in sub
+            .get_arguments()
+            .filter(|a| !a.is_positional() && a.get_id() != "help")
+        {
+            let _ = writeln!(out, ".br\n{}: {}", flags(a), roff(&help_of(a)));
+        }
+        for a in sub.get_positionals() {
+            let values: Vec<String> = a
+                .get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_string())
+                .collect();
+            if !values.is_empty() && sub.get_name() == "completions" {
+                let _ = writeln!(
+                    out,
+                    "({}: {})",
+                    roff(a.get_id().as_str()),
+                    roff(&values.join(", "))
+                );
+            }
+        }
     }
-    out.push_str(".SH EXIT STATUS\nThe OCF exit code of the action (0 success, 1 generic error, 2 invalid argument, 3 unimplemented, 5 not installed, 6 not configured, 7 not running, 8 running promoted, 9 failed promoted).\n");
+    out.push_str(".SH OPTIONS\n");
+    for a in cmd.get_arguments().filter(|a| !a.is_positional()) {
+        let _ = writeln!(out, ".TP\n{}\n{}", flags(a), roff(&help_of(a)));
+    }
+    out.push_str(".SS storha AGENT ACTION\n");
+    if let Some(agent) = cmd.get_subcommands().find(|c| is_agent(c)) {
+        for a in agent.get_arguments().filter(|a| !a.is_positional()) {
+            let _ = writeln!(out, ".TP\n{}\n{}", flags(a), roff(&help_of(a)));
+        }
+    }
+    out.push_str(".SH AGENTS\n");
+    for sub in cmd.get_subcommands().filter(|c| is_agent(c)) {
+        let Some(e) = registry::find(sub.get_name()) else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            ".TP\n.B {}\n{}",
+            roff(e.name),
+            roff((e.meta)().shortdesc)
+        );
+        if let Some((p, s)) = page_name(e) {
+            if p != e.name || s != 8 {
+                let _ = write!(out, " \\(em see \\fB{}\\fR({s})", roff(&p));
+            }
+        }
+        let actions = e.actions();
+        if !actions.is_empty() {
+            let _ = write!(out, "\n.br\nActions: {}", roff(&actions.join(", ")));
+        }
+        out.push('\n');
+    }
+    out.push_str(".SH EXIT STATUS\nThe OCF exit code of the action (0 success, 1 generic error, 2 invalid argument, 3 unimplemented, 5 not installed, 6 not configured, 7 not running, 8 running promoted, 9 failed promoted); 2 for a command line that does not parse.\n");
+    out.push_str(".SH FILES\n.TP\n.I /usr/lib/ocf/resource.d/storha/\nThe OCF agents, links to the storha binary.\n.TP\n.I /usr/share/doc/storha/crm\\-examples/\nExample crm configurations.\n");
+    out.push_str(".SH SEE ALSO\n");
+    let mut see: Vec<String> = AGENTS
+        .iter()
+        .filter_map(page_name)
+        .map(|(p, s)| format!(".BR {} ({s}),", roff(&p)))
+        .collect();
+    see.push(".BR crm (8),\n.BR pcs (8),\n.BR crm_mon (8)".to_string());
+    out.push_str(&see.join("\n"));
+    out.push('\n');
     out
 }
 
@@ -245,9 +341,9 @@ pub fn page_name(e: &registry::Entry) -> Option<(String, u8)> {
 }
 
 /// The page an agent's name or a page name asks for, if any.
-pub fn page(name: &str, help: &str) -> Option<String> {
+pub fn page(name: &str) -> Option<String> {
     if name == "storha" {
-        return Some(storha_page(help));
+        return Some(storha_page());
     }
     let e = AGENTS
         .iter()
@@ -273,7 +369,7 @@ mod tests {
     #[test]
     fn every_agent_has_a_page_with_every_parameter() {
         for e in AGENTS {
-            let text = page(e.name, "usage:\n  storha list\n").expect("a page");
+            let text = page(e.name).expect("a page");
             match e.kind {
                 registry::Kind::Ocf => {
                     for p in (e.meta)().params {
@@ -294,6 +390,29 @@ mod tests {
                             o.name
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn storha_page_follows_the_command_line_definition() {
+        let text = page("storha").expect("a page");
+        let mut cmd = crate::admin::command();
+        cmd.build();
+        for sub in cmd.get_subcommands() {
+            assert!(
+                text.contains(&format!(".B {}", roff(sub.get_name()))),
+                "subcommand {} missing",
+                sub.get_name()
+            );
+            for a in sub.get_arguments() {
+                if let Some(l) = a.get_long() {
+                    assert!(
+                        text.contains(&format!("\\-\\-{}", roff(l))),
+                        "{} --{l} missing",
+                        sub.get_name()
+                    );
                 }
             }
         }

@@ -53,6 +53,24 @@ pub const AGENTS: &[Entry] = &[
 ];
 
 impl Entry {
+    /// The actions the agent answers to, as its meta-data lists them
+    /// (for help and shell completion of `storha AGENT ACTION`).
+    pub fn actions(&self) -> Vec<&'static str> {
+        match self.kind {
+            Kind::Ocf => {
+                let mut v: Vec<&'static str> = Vec::new();
+                // monitor is listed once per role.
+                for a in (self.meta)().actions {
+                    if !v.contains(&a.name) {
+                        v.push(a.name);
+                    }
+                }
+                v
+            }
+            Kind::Fence => crate::fence::Action::NAMES.to_vec(),
+        }
+    }
+
     /// The meta-data XML in the agent's own format: OCF for resource agents,
     /// fence-agents' format for fence agents (what `storha meta-data` and
     /// `make metadata` should print).

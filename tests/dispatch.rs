@@ -128,7 +128,82 @@ fn admin_front_door() {
     assert!(text(&out.stderr).contains("unknown agent 'nope'"));
     let out = run(&bin, &["floating-ip", "start", "--bogus"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown option --bogus"));
+    assert!(text(&out.stderr).contains("unexpected argument '--bogus'"));
+}
+
+/// `storha completions bash` completes agents, their actions and options.
+#[test]
+fn bash_completion_offers_agents_actions_and_options() {
+    let complete = |words: &[&str]| -> String {
+        let script = format!(
+            "source <('{BIN}' completions bash) && COMP_WORDS=({}) && COMP_CWORD={} && \
+             _storha storha \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\" && \
+             echo \"${{COMPREPLY[*]}}\"",
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1
+        );
+        let out = run(std::path::Path::new("/bin/bash"), &["-c", &script], &[]);
+        assert!(out.status.success(), "{out:?}");
+        text(&out.stdout)
+    };
+    let top = complete(&["storha", ""]);
+    for w in [
+        "list",
+        "meta-data",
+        "man",
+        "completions",
+        "floating-ip",
+        "fence_ipstrip",
+    ] {
+        assert!(
+            top.split(' ').any(|x| x.trim() == w),
+            "{w} not offered: {top}"
+        );
+    }
+    let actions = complete(&["storha", "drbd-tuned", ""]);
+    for w in ["start", "promote", "monitor", "--param", "--timeout"] {
+        assert!(actions.split(' ').any(|x| x.trim() == w), "{w}: {actions}");
+    }
+    let zsh = run(&PathBuf::from(BIN), &["completions", "zsh"], &[]);
+    assert!(text(&zsh.stdout).starts_with("#compdef storha"));
+}
+
+/// `storha status --json` on a host without Pacemaker (crm_mon answers "not
+/// connected") and without dmsetup: a report that says what it could not
+/// look at, and no error.
+#[test]
+fn status_without_a_cluster_says_what_it_did_not_look_at() {
+    let (dir, _) = link("unused");
+    let mon = dir.join("crm_mon");
+    std::fs::write(&mon, "#!/bin/sh\necho '<pacemaker-result/>'\nexit 102\n").unwrap();
+    std::fs::set_permissions(&mon, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:/bin", dir.display());
+    let out = run(
+        &PathBuf::from(BIN),
+        &["status", "--json"],
+        &[("PATH", &path)],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(doc["pacemaker"], false, "{doc}");
+    let notes = doc["notes"].to_string();
+    assert!(notes.contains("Pacemaker is not running"), "{notes}");
+    assert!(notes.contains("dmsetup is not installed"), "{notes}");
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(
+            doc["problems"].as_array().is_some_and(|p| !p.is_empty())
+        )),
+        "exit 1 exactly when a problem is reported"
+    );
+    let out = run(&PathBuf::from(BIN), &["status"], &[("PATH", &path)]);
+    assert!(text(&out.stdout).contains("not looked at"), "{out:?}");
+    let out = run(&PathBuf::from(BIN), &["active"], &[("PATH", &path)]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

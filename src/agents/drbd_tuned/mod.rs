@@ -10,7 +10,7 @@
 
 mod params;
 mod score;
-mod state;
+pub mod state;
 #[cfg(test)]
 mod tests;
 

@@ -9,7 +9,7 @@
 //! formatted when `format` says so, and only ever zeroed after a flush that
 //! left no dirty block.
 
-mod dm;
+pub mod dm;
 pub(crate) mod host;
 mod params;
 #[cfg(test)]
