@@ -429,6 +429,11 @@ pub fn query(name: &str, table: bool) -> Result<Option<DmReply>, QueryError> {
     {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(QueryError::NoControl),
+        // The node exists (udev, or a dmsetup package made it) but no driver
+        // is behind it: device-mapper is not in this kernel.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::ENXIO)) => {
+            return Err(QueryError::NoControl)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             return Err(QueryError::Perm(format!(
                 "/dev/mapper/control: {e} (device-mapper needs root)"
