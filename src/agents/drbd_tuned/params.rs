@@ -149,6 +149,112 @@ pub static PARAMS: &[ParamSpec] = &[
          stacked setups without fencing on the lower layer; creates a new data generation on \
          every failover.",
     ),
+    ParamSpec::new(
+        "replication_nic",
+        Kind::String,
+        "Interface DRBD replicates over (for the link knobs)",
+    )
+    .long(
+        "The network interface that carries this resource's replication. Needed by qdisc, \
+         irq_affinity, mtu and soft_roce, which change it only before DRBD connects, and never \
+         while a DRBD connection of this node is up or connecting or while the interface \
+         carries a corosync ring address (a warning says so and the knob is left alone).",
+    ),
+    ParamSpec::new(
+        "cpu_governor",
+        Kind::String,
+        "cpufreq governor for every CPU while the resource runs",
+    )
+    .long(
+        "E.g. performance. Written to every CPU's cpufreq scaling_governor on start, restored \
+         on stop. Off when empty (the default). Host-wide: shared with the other DRBD \
+         resources of the node (restored when the last one stops); two resources asking \
+         different values is a configuration error that validate-all reports.",
+    ),
+    ParamSpec::new(
+        "net_core_rmem_max",
+        Kind::Integer {
+            min: 4096,
+            max: 2_147_483_647,
+        },
+        "net.core.rmem_max while the resource runs",
+    )
+    .long(
+        "Largest socket receive buffer, in bytes (at least DRBD's rcvbuf-size). Host-wide, \
+         shared like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new(
+        "net_core_wmem_max",
+        Kind::Integer {
+            min: 4096,
+            max: 2_147_483_647,
+        },
+        "net.core.wmem_max while the resource runs",
+    )
+    .long(
+        "Largest socket send buffer, in bytes (at least DRBD's sndbuf-size). Host-wide, shared \
+         like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new(
+        "net_ipv4_tcp_rmem",
+        Kind::String,
+        "net.ipv4.tcp_rmem (min default max) while the resource runs",
+    )
+    .long(
+        "Three byte counts, min default max, not decreasing. tcp_mem is never touched. \
+         Host-wide, shared like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new(
+        "net_ipv4_tcp_wmem",
+        Kind::String,
+        "net.ipv4.tcp_wmem (min default max) while the resource runs",
+    )
+    .long(
+        "Three byte counts, min default max, not decreasing; keep max at or above DRBD's \
+         sndbuf-size. Host-wide, shared like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new("qdisc", Kind::String, "Root qdisc of replication_nic (fq)").long(
+        "fq: the root qdisc of replication_nic is replaced by fq (TCP pacing) on start and \
+             the kernel's default qdisc comes back on stop. A root qdisc someone configured \
+             (not the kernel's default) is left alone with a warning. Off when empty (the \
+             default).",
+    ),
+    ParamSpec::new(
+        "irq_affinity",
+        Kind::String,
+        "CPUs for the interrupts of replication_nic's queues",
+    )
+    .long(
+        "A CPU list (0-3,8) or local (the CPUs of the NIC's NUMA node): written to \
+         /proc/irq/N/smp_affinity_list of each of the NIC's MSI interrupts, restored on stop. \
+         irqbalance, if it runs, may move them again: monitor reports that as drift. Off when \
+         empty (the default).",
+    ),
+    ParamSpec::new(
+        "mtu",
+        Kind::Integer {
+            min: 68,
+            max: 65535,
+        },
+        "MTU of replication_nic while the resource runs",
+    )
+    .long(
+        "E.g. 9000 for jumbo frames; every switch port and peer must carry it. Set on start \
+         before DRBD connects, restored on stop; under Pacemaker each node publishes it in the \
+         node attribute drbd-RES-mtu and start warns when a peer's differs. Off when empty \
+         (the default).",
+    ),
+    ParamSpec::new(
+        "soft_roce",
+        Kind::Boolean,
+        "Create a soft-RoCE (rdma_rxe) link on replication_nic",
+    )
+    .default("false")
+    .long(
+        "Loads rdma_rxe and creates the RDMA link rxe_NIC on replication_nic on start, for \
+         DRBD 9's RDMA transport (transport \"rdma\" in the resource). Removed on stop only \
+         if this agent created it; an existing link on the NIC is used and left in place.",
+    ),
 ];
 
 pub static ACTIONS: &[ActionSpec] = &[
@@ -230,6 +336,7 @@ pub struct Config {
     pub version_ge: Option<Version>,
     pub version_lt: Option<Version>,
     pub connect_only_after_promote: bool,
+    pub tune: super::tune::TuneConfig,
 }
 
 /// A DRBD version x.y.z.
@@ -377,6 +484,7 @@ impl Config {
             version_ge: version("require_drbd_module_version_ge")?,
             version_lt: version("require_drbd_module_version_lt")?,
             connect_only_after_promote: p.flag("connect_only_after_promote"),
+            tune: super::tune::TuneConfig::from_params(p)?,
         })
     }
 }
