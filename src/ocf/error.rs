@@ -27,10 +27,6 @@ pub enum OcfError {
     /// 1: anything else that went wrong.
     #[error("{0}")]
     Generic(String),
-    /// 7: the action needs a running resource and found none (where the
-    /// reference agent answers "not running", e.g. ocf:linbit:drbd's demote).
-    #[error("{0}")]
-    NotRunning(String),
 }
 
 impl OcfError {
@@ -42,7 +38,6 @@ impl OcfError {
             Self::Perm(_) => OcfStatus::ErrPerm,
             Self::Unimplemented(_) => OcfStatus::ErrUnimplemented,
             Self::Cmd(_) | Self::Generic(_) => OcfStatus::ErrGeneric,
-            Self::NotRunning(_) => OcfStatus::NotRunning,
         }
     }
 
@@ -83,7 +78,6 @@ mod tests {
         assert_eq!(OcfError::Perm("x".into()).status().code(), 4);
         assert_eq!(OcfError::Unimplemented("promote".into()).status().code(), 3);
         assert_eq!(OcfError::Generic("x".into()).status().code(), 1);
-        assert_eq!(OcfError::NotRunning("x".into()).status().code(), 7);
         assert!(OcfError::Args("x".into()).is_environment());
         assert!(!OcfError::Generic("x".into()).is_environment());
     }

@@ -946,24 +946,18 @@ fn promote_loop(d: &Drbd) -> Result<(), OcfError> {
 }
 
 fn demote_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
-    // ocf:linbit:drbd answers OCF_NOT_RUNNING (7) to the demote of a
-    // resource that is down, module loaded or not.
-    let not_started = || {
-        OcfError::NotRunning(format!(
-            "trying to demote {}, which was not started",
-            cfg.resource
-        ))
-    };
-    let Some(version) = host.module_version() else {
-        return Err(not_started());
-    };
-    let d = Drbd::new(ctx, cfg, host, version)?;
+    let d = Drbd::new(ctx, cfg, host, loaded(host)?)?;
     let mut first = true;
     let mut last: Option<OcfError> = None;
     loop {
         let o = d.observe()?;
         match o.health() {
-            Health::NotRunning => return Err(not_started()),
+            Health::NotRunning => {
+                return Err(generic!(
+                    "trying to demote {}, which was not started",
+                    d.res()
+                ))
+            }
             Health::RunningPromoted => {
                 if let Err(e) = d.run_adm(&["secondary", d.res()]) {
                     last = Some(e);
