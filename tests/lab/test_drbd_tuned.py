@@ -93,12 +93,12 @@ def test_linbit_conditions_and_hostile_params(lab, node1, node2):
             assert agent(vm, "stop", p, meta).rc == 0
             assert agent(vm, "stop", p, meta).rc == 0
             assert agent(vm, "monitor", p, meta).rc == 7
-        # The demote of a stopped resource: LINBIT's own agent answers 7, so do we.
+        # The demote of a stopped resource: LINBIT's own agent (9.22) answers 1, so do we.
         linbit = node1.run(f"env OCF_ROOT=/usr/lib/ocf OCF_RESKEY_drbd_resource={RES} "
                            "OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_notify=true "
                            "/usr/lib/ocf/resource.d/linbit/drbd demote", check=False)
         ours = agent(node1, "demote", p, meta)
-        assert (linbit.rc, ours.rc) == (7, 7), f"{linbit}\n{ours}"
+        assert (linbit.rc, ours.rc) == (1, 1), f"{linbit}\n{ours}"
     finally:
         drbd.down(lab, nodes)
 
@@ -326,3 +326,54 @@ def test_tuning_applied_drift_reported_restored_also_after_a_kill(lab, node1, no
         drbd.down(lab, nodes)
         lab.each(nodes, lambda vm: vm.run(f"sed -i '/disk-flushes/d' /etc/drbd.d/{RES}.res", check=False))
         node1.run("ip link del tune0", check=False)
+
+
+def test_split_brain_reported_from_the_kernel_never_resolved_by_the_agent(lab, node1, node2):
+    """A split brain made on purpose (both sides Primary and written while
+    disconnected, then connected): both report it with DRBD's own words, neither
+    loses its data, and the documented resolution works; a plain disconnect
+    before it is not called split brain."""
+    nodes = [node1, node2]
+    drbd.prepare(lab, nodes)
+    p = {"drbd_resource": RES}
+    try:
+        node1.run(f"drbdadm disconnect {RES}")
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0 and doc["state"]["split_brain"] is None, r.out
+        node1.run(f"drbdadm connect {RES}")
+        lab.wait_for(lambda: "cs:Connected" in node1.run("cat /proc/drbd").out, 60, "connected again")
+
+        sums = {}
+        for vm in nodes:
+            vm.run(f"drbdadm disconnect {RES}; drbdadm primary {RES}")
+            vm.run("dd if=/dev/urandom of=/dev/drbd0 bs=1M count=8 oflag=direct status=none")
+            sums[vm.name] = sha_of_device(vm)
+        for vm in nodes:
+            vm.run(f"drbdadm connect {RES}")
+        for vm in nodes:
+            lab.wait_for(lambda: "Split-Brain detected but unresolved" in vm.run("dmesg").out, 60,
+                         f"split brain seen by {vm.name}'s kernel")
+        for vm in nodes:
+            r, doc = admin_json(vm, "monitor", p)
+            assert doc["exit_code"] == 8, r.out
+            sb = doc["state"]["split_brain"] or ""
+            assert "Split-Brain detected but unresolved" in sb, r.out
+            assert "--discard-my-data" in doc["state"]["split_brain_resolution"], r.out
+            assert "split brain" in r.err, r.err
+            assert sha_of_device(vm) == sums[vm.name], f"{vm.name} kept its data"
+
+        # The resolution the README documents: node2's changes are thrown away.
+        node2.run(f"drbdadm secondary {RES} && drbdadm connect --discard-my-data {RES}")
+        node1.run(f"drbdadm connect {RES}")
+        lab.wait_for(lambda: "ds:UpToDate/UpToDate" in node1.run("cat /proc/drbd").out and
+                     "cs:Connected" in node1.run("cat /proc/drbd").out, 120, "resynced",
+                     describe=lambda: node1.run("cat /proc/drbd").out)
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["state"]["split_brain"] is None, r.out
+        node1.run(f"drbdadm secondary {RES}")
+        node2.run(f"drbdadm primary {RES}")
+        assert sha_of_device(node2) == sums[node1.name], "node2 has node1's data"
+        r, doc = admin_json(node2, "monitor", p)
+        assert doc["exit_code"] == 8 and doc["state"]["split_brain"] is None, r.out
+    finally:
+        drbd.down(lab, nodes)

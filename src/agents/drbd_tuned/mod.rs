@@ -10,6 +10,7 @@
 
 mod params;
 mod score;
+mod splitbrain;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -52,6 +53,11 @@ pub trait Host {
     fn holders(&self, minor: u32) -> Vec<String>;
     fn hostname(&self) -> String;
     fn sleep(&self, d: Duration);
+    /// The kernel log's DRBD messages (read only while a connection is
+    /// StandAlone, to tell a split brain from a plain disconnect).
+    fn kernel_log(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// sysfs and procfs, for the tuning knobs.
     fn tree(&self) -> tune::Tree {
         tune::Tree::system()
@@ -87,6 +93,35 @@ impl Host for System {
     }
     fn sleep(&self, d: Duration) {
         std::thread::sleep(d);
+    }
+    /// /dev/kmsg, read without blocking from its first record to its last.
+    fn kernel_log(&self) -> Vec<String> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let Ok(mut f) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+        else {
+            return Vec::new();
+        };
+        let mut records = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        for _ in 0..200_000 {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let r = String::from_utf8_lossy(&buf[..n]);
+                    if r.contains("drbd") {
+                        records.push(r.into_owned());
+                    }
+                }
+                // Records overwritten while reading: go on with the next.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        splitbrain::kmsg_messages(&records)
     }
 }
 
@@ -363,10 +398,49 @@ impl<'a> Drbd<'a> {
         attr_name(self.res(), "replication")
     }
 
+    /// An unresolved split brain the kernel reported for this resource,
+    /// remembered (per boot) until the resource is connected again. Looked
+    /// for only while a connection is StandAlone.
+    fn split_brain(&self, o: &Observed) -> Option<String> {
+        let path = self.ctx.state.path("split-brain");
+        let peers = &o.summary.peers;
+        let connected = peers.iter().any(|p| {
+            let c = p.connection.as_str();
+            c == "Connected"
+                || c.starts_with("Sync")
+                || c.starts_with("PausedSync")
+                || c.starts_with("Verify")
+                || c == "Ahead"
+                || c == "Behind"
+        });
+        if connected {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+        if let Ok(ev) = std::fs::read_to_string(&path) {
+            return Some(ev);
+        }
+        if !peers.iter().any(|p| p.connection == "StandAlone") {
+            return None;
+        }
+        let ev = splitbrain::from_kernel_log(&self.host.kernel_log(), self.res(), &self.minors)?;
+        log::error!(
+            "{}: split brain: the kernel says \"{ev}\"; {}",
+            self.res(),
+            splitbrain::advice(self.res())
+        );
+        let _ = self.ctx.state.ensure();
+        let _ = std::fs::write(&path, &ev);
+        Some(ev)
+    }
+
     /// Logs the replication state when it changed and keeps it in a node
     /// attribute (never a failure).
     fn report(&self, o: &Observed) {
-        let line = o.summary.line();
+        let mut line = o.summary.line();
+        if let Some(ev) = self.split_brain(o) {
+            line.push_str(&format!("; split brain: {ev}"));
+        }
         let path = self.ctx.state.path("replication");
         let old = std::fs::read_to_string(&path).ok();
         if old.as_deref() != Some(line.as_str()) {
@@ -1036,6 +1110,7 @@ fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
     d.remove_score();
     let _ = std::fs::remove_file(ctx.state.path("minors"));
     let _ = std::fs::remove_file(ctx.state.path("replication"));
+    let _ = std::fs::remove_file(ctx.state.path("split-brain"));
     let name = d.repl_attr();
     NodeAttr {
         name: &name,
@@ -1251,6 +1326,7 @@ fn observe_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<serde_json::
         }
     }
     let dec = d.decision(&o);
+    let split_brain = d.split_brain(&o);
     let tuning = if cfg.tune.is_empty() {
         serde_json::Value::Null
     } else {
@@ -1279,6 +1355,8 @@ fn observe_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<serde_json::
     };
     Ok(serde_json::json!({
         "tuning": tuning,
+        "split_brain": split_brain,
+        "split_brain_resolution": split_brain.as_ref().map(|_| splitbrain::advice(&cfg.resource)),
         "resource": cfg.resource,
         "version": version.to_string(),
         "minors": d.minors,

@@ -31,6 +31,7 @@ struct FakeHost {
     proc: RefCell<VecDeque<Option<String>>>,
     slept: Cell<Duration>,
     holders: Vec<String>,
+    kmsg: Vec<String>,
 }
 
 impl FakeHost {
@@ -39,6 +40,7 @@ impl FakeHost {
             proc: RefCell::new(seq.iter().cloned().collect()),
             slept: Cell::new(Duration::ZERO),
             holders: Vec::new(),
+            kmsg: Vec::new(),
         }
     }
     fn states(lines: &[&str]) -> Self {
@@ -93,6 +95,9 @@ impl Host for FakeHost {
     }
     fn sleep(&self, d: Duration) {
         self.slept.set(self.slept.get() + d);
+    }
+    fn kernel_log(&self) -> Vec<String> {
+        self.kmsg.clone()
     }
 }
 
@@ -550,8 +555,11 @@ fn demote_and_its_end_state() {
         &FakeHost::states(&[PRIMARY, SECONDARY]),
     )
     .unwrap();
+    // ocf:linbit:drbd 9.22 answers OCF_ERR_GENERIC to the demote of a
+    // resource that is down (later upstream versions answer 7).
     let r = FakeRunner::new().ok(SH_MINOR, "0\n");
-    assert!(demote_with(&s.ctx(&r, Action::Demote), &s.cfg, &FakeHost::states(&[""])).is_err());
+    let e = demote_with(&s.ctx(&r, Action::Demote), &s.cfg, &FakeHost::states(&[""])).unwrap_err();
+    assert_eq!(e.status().code(), 1, "{e}");
 }
 
 #[test]
@@ -712,4 +720,57 @@ fn validation_follows_linbit() {
     );
     let e = validate_with(&s.ctx(&r, Action::Stop), &s.cfg, &FakeHost::new(&[None])).unwrap_err();
     assert_eq!(e.status().code(), 5);
+}
+
+#[test]
+fn split_brain_comes_from_the_kernel_log_never_from_standalone_alone() {
+    let s = setup(&[RECURRING], false);
+    s.cache_minors();
+    let sb_path = StateDir::new(&s.env, "drbd-tuned", "p_drbd:0").path("split-brain");
+    let observe = |h: &FakeHost| {
+        let r = FakeRunner::new();
+        let ctx = s.ctx(&r, Action::Monitor);
+        assert_eq!(
+            monitor_with(&ctx, &s.cfg, h).unwrap(),
+            Health::RunningPromoted
+        );
+        assert!(r.calls().is_empty(), "{:?}", r.calls());
+        let r = FakeRunner::new();
+        observe_with(&s.ctx(&r, Action::Monitor), &s.cfg, h).unwrap()
+    };
+    // A plain disconnect: StandAlone, and the kernel says nothing more.
+    let mut h = FakeHost::states(&[STANDALONE_PRIMARY]);
+    h.kmsg = vec![
+        "drbd r0: conn( WFReportParams -> Connected )".into(),
+        "drbd r0: conn( Disconnecting -> StandAlone )".into(),
+    ];
+    let v = observe(&h);
+    assert_eq!(v["split_brain"], serde_json::Value::Null, "{v}");
+    assert!(!sb_path.exists());
+    // DRBD's own message: reported, with the resolution, and remembered.
+    h.kmsg
+        .push("block drbd0: Split-Brain detected but unresolved, dropping connection!".into());
+    let v = observe(&h);
+    assert_eq!(
+        v["split_brain"],
+        "block drbd0: Split-Brain detected but unresolved, dropping connection!"
+    );
+    assert!(v["split_brain_resolution"]
+        .as_str()
+        .unwrap()
+        .contains("drbdadm connect --discard-my-data r0"));
+    h.kmsg.clear();
+    assert!(
+        observe(&h)["split_brain"].is_string(),
+        "kept after the log rotated"
+    );
+    // Connected again (resolved by the operator): gone.
+    let r = FakeRunner::new();
+    monitor_with(
+        &s.ctx(&r, Action::Monitor),
+        &s.cfg,
+        &FakeHost::states(&[PRIMARY]),
+    )
+    .unwrap();
+    assert!(!sb_path.exists());
 }
