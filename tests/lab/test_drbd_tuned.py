@@ -377,3 +377,44 @@ def test_split_brain_reported_from_the_kernel_never_resolved_by_the_agent(lab, n
         assert doc["exit_code"] == 8 and doc["state"]["split_brain"] is None, r.out
     finally:
         drbd.down(lab, nodes)
+
+
+DRBD_OPTS = {"drbd_max_buffers": "8000", "drbd_max_epoch_size": "8000", "drbd_ko_count": "4",
+             "drbd_ping_int": "8", "drbd_ping_timeout": "10", "drbd_timeout": "50",
+             "drbd_sndbuf_size": "2M", "drbd_rcvbuf_size": "2M",
+             "drbd_al_extents": "3389", "drbd_c_plan_ahead": "10"}
+
+
+def test_tuning_applied_drbd_options_over_the_configuration(lab, node1, node2):
+    """DRBD's net and disk options as parameters: applied over the configuration
+    on start, seen by monitor when an adjust by hand brought the configured
+    values back."""
+    import re
+    nodes = [node1, node2]
+    drbd.prepare(lab, nodes)
+    drbd.down(lab, nodes)
+    meta = {"clone_max": "2", "notify": "true"}
+    p = {"drbd_resource": RES, "wfc_timeout": "1", **DRBD_OPTS}
+    stamp = "/run/resource-agents/storha-drbd-tuned-drbd-tuned.tuning-checked"
+    try:
+        for vm in nodes:
+            r = agent(vm, "start", p, meta)
+            assert r.rc == 0 and "not applied" not in r.err, str(r)
+        lab.wait_for(lambda: "cs:Connected" in node1.run("cat /proc/drbd").out, 60, "connected")
+        show = node1.run(f"drbdsetup show {RES}").out
+        for opt, want in [("max-buffers", "8000"), ("max-epoch-size", "8000"), ("ko-count", "4"),
+                          ("ping-int", "8"), ("ping-timeout", "10"), ("timeout", "50"),
+                          ("al-extents", "3389"), ("c-plan-ahead", "10")]:
+            assert re.search(rf"\b{opt}\s+{want}\s*;", show), f"{opt} {want}:\n{show}"
+        assert re.search(r"\bsndbuf-size\s+(2M|2048k|2097152)\s*;", show), show
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0 and doc["state"]["tuning"] is not None, r.out
+        node1.run(f"drbdadm adjust {RES}; rm -f {stamp}")
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0, r.out
+        assert "tuning drift: DRBD max-buffers" in r.err, r.err + node1.run(f"drbdsetup show {RES}").out
+        assert any(d["what"] == "DRBD max-buffers" for d in doc["state"]["tuning"]["drift"]), r.out
+        for vm in nodes:
+            assert agent(vm, "stop", p, meta).rc == 0
+    finally:
+        drbd.down(lab, nodes)

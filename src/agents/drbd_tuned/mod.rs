@@ -398,6 +398,43 @@ impl<'a> Drbd<'a> {
         attr_name(self.res(), "replication")
     }
 
+    /// The DRBD net and disk options of the parameters, over those of the
+    /// configuration (which every adjust brings back). A warning on failure.
+    fn apply_drbd_options(&self) {
+        for (kind, opts) in [
+            ("net-options", &self.cfg.drbd_net),
+            ("disk-options", &self.cfg.drbd_disk),
+        ] {
+            if opts.is_empty() {
+                continue;
+            }
+            let args: Vec<String> = opts.iter().map(|(k, v)| format!("--{k}={v}")).collect();
+            let cmd = drbdadm(self.cfg).arg(kind).args(args).arg(self.res());
+            if let Err(e) = self.ctx.runner.run(&cmd) {
+                log::warn!("{}: tuning: DRBD {kind} not applied: {e}", self.res());
+            }
+        }
+    }
+
+    /// The DRBD options that differ from the parameters, from one
+    /// `drbdsetup show`.
+    fn drbd_option_drift(&self) -> Vec<tune::Drift> {
+        let opts: Vec<&(&str, String)> = self
+            .cfg
+            .drbd_net
+            .iter()
+            .chain(&self.cfg.drbd_disk)
+            .collect();
+        if opts.is_empty() {
+            return Vec::new();
+        }
+        let cmd = Cmd::new("drbdsetup").args(["show", self.res()]);
+        let Ok(out) = self.ctx.runner.run(&cmd) else {
+            return Vec::new();
+        };
+        tune::drbd_show_drift(&out.stdout, &opts)
+    }
+
     /// An unresolved split brain the kernel reported for this resource,
     /// remembered (per boot) until the resource is connected again. Looked
     /// for only while a connection is StandAlone.
@@ -736,6 +773,7 @@ fn tune_stop(ctx: &Ctx, cfg: &Config, host: &dyn Host) {
     }
     let _ = std::fs::remove_file(ctx.state.path("tuning-drift"));
     let _ = std::fs::remove_file(ctx.state.path("tuning-checked"));
+    let _ = std::fs::remove_file(ctx.state.path("tuning-program-drift"));
 }
 
 /// How often a monitor also checks the knobs only a program shows (qdisc).
@@ -743,7 +781,7 @@ const TUNE_PROGRAM_CHECK: Duration = Duration::from_secs(300);
 
 /// monitor: drift from the applied tuning goes to the log (when it
 /// changes), to the node attribute drbd-RES-tuning; never a failure.
-fn tune_monitor(ctx: &Ctx, cfg: &Config, host: &dyn Host) {
+fn tune_monitor(ctx: &Ctx, cfg: &Config, host: &dyn Host, d: &Drbd) {
     let tree = host.tree();
     let t = tuner(ctx, cfg, &tree);
     let stamp = ctx.state.path("tuning-checked");
@@ -753,10 +791,22 @@ fn tune_monitor(ctx: &Ctx, cfg: &Config, host: &dyn Host) {
             .ok()
             .and_then(|m| m.elapsed().ok())
             .map_or(true, |age| age >= TUNE_PROGRAM_CHECK);
-    let (drift, _) = t.verify(due && cfg.tune.qdisc.is_some());
+    // What only a program shows (qdisc, DRBD options) is checked when due
+    // and remembered in between, so the report does not flap.
+    let by_program = |x: &tune::Drift| x.key.starts_with("qdisc:") || x.key.starts_with("drbd:");
+    let kept = ctx.state.path("tuning-program-drift");
+    let (mut drift, _) = t.verify(due && cfg.tune.qdisc.is_some());
     if due {
+        drift.extend(d.drbd_option_drift());
+        let found: Vec<&tune::Drift> = drift.iter().filter(|x| by_program(x)).collect();
         let _ = ctx.state.ensure();
+        let _ = std::fs::write(&kept, serde_json::to_string(&found).unwrap_or_default());
         let _ = std::fs::write(&stamp, "");
+    } else if let Some(old) = std::fs::read_to_string(&kept)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<tune::Drift>>(&t).ok())
+    {
+        drift.extend(old);
     }
     let line = if drift.is_empty() {
         "ok".to_string()
@@ -897,6 +947,7 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
                 if !cfg.connect_only_after_promote {
                     d.connect()?;
                 }
+                d.apply_drbd_options();
                 let o = d.observe()?;
                 d.report(&o);
                 d.update_score(&o);
@@ -929,8 +980,8 @@ fn monitor_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Health, OcfE
     }
     if h != Health::NotRunning {
         d.report(&o);
-        if !cfg.tune.is_empty() {
-            tune_monitor(ctx, cfg, host);
+        if !cfg.tune.is_empty() || !cfg.drbd_net.is_empty() || !cfg.drbd_disk.is_empty() {
+            tune_monitor(ctx, cfg, host, &d);
         }
     }
     d.update_score(&o);
@@ -967,6 +1018,7 @@ fn promote_loop(d: &Drbd) -> Result<(), OcfError> {
             Health::RunningPromoted => {
                 if d.cfg.connect_only_after_promote {
                     d.run_adm(&["adjust", d.res()])?;
+                    d.apply_drbd_options();
                 }
                 return Ok(());
             }
@@ -1176,6 +1228,7 @@ fn notify_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
     }
     if op == "start" && !cfg.connect_only_after_promote {
         d.run_adm(&["adjust", d.res()])?;
+        d.apply_drbd_options();
     }
     if kind == "post" {
         let o = d.observe()?;
@@ -1195,6 +1248,7 @@ fn reload_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
     let o = d.observe()?;
     if o.health() != Health::NotRunning {
         d.run_adm(&["adjust", d.res()])?;
+        d.apply_drbd_options();
     }
     let o = d.observe()?;
     d.update_score(&o);
@@ -1327,12 +1381,14 @@ fn observe_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<serde_json::
     }
     let dec = d.decision(&o);
     let split_brain = d.split_brain(&o);
-    let tuning = if cfg.tune.is_empty() {
+    let drbd_options = !cfg.drbd_net.is_empty() || !cfg.drbd_disk.is_empty();
+    let tuning = if cfg.tune.is_empty() && !drbd_options {
         serde_json::Value::Null
     } else {
         let tree = host.tree();
         let t = tuner(ctx, cfg, &tree);
-        let (drift, mine) = t.verify(true);
+        let (mut drift, mine) = t.verify(true);
+        drift.extend(d.drbd_option_drift());
         let mut warn = Vec::new();
         let missing: Vec<String> = t
             .wants(&mut warn)

@@ -774,3 +774,62 @@ fn split_brain_comes_from_the_kernel_log_never_from_standalone_alone() {
     .unwrap();
     assert!(!sb_path.exists());
 }
+
+#[test]
+fn drbd_options_go_over_the_configuration_after_every_adjust() {
+    let s = setup(
+        &[
+            ("drbd_max_buffers", "8000"),
+            ("drbd_sndbuf_size", "2M"),
+            ("drbd_al_extents", "3389"),
+        ],
+        false,
+    );
+    let net = "drbdadm -c /etc/drbd.conf net-options --max-buffers=8000 --sndbuf-size=2M r0";
+    let disk = "drbdadm -c /etc/drbd.conf disk-options --al-extents=3389 r0";
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(WAIT, "")
+        .ok(net, "")
+        .fails(disk, 10, "al-extents: out of range");
+    // Already up: start connects (adjust) and applies the options; a
+    // refused option is a warning, not a failed start.
+    start_with(&s.ctx(&r, Action::Start), &s.cfg, &FakeHost::states(&[WFC])).unwrap();
+    // A peer's start notification adjusts, and the options come back on top.
+    let n = setup(
+        &[
+            ("drbd_max_buffers", "8000"),
+            ("drbd_sndbuf_size", "2M"),
+            ("drbd_al_extents", "3389"),
+            ("CRM_meta_notify_type", "pre"),
+            ("CRM_meta_notify_operation", "start"),
+        ],
+        false,
+    );
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(net, "")
+        .ok(disk, "");
+    notify_with(
+        &n.ctx(&r, Action::Notify),
+        &n.cfg,
+        &FakeHost::states(&[SECONDARY]),
+    )
+    .unwrap();
+    for bad in ["8000x", "-1", "1.5", "M"] {
+        let p = Params::from_pairs(
+            params::PARAMS,
+            &[("drbd_resource", "r0"), ("drbd_max_buffers", bad)],
+        )
+        .unwrap();
+        assert!(Config::from_params(&p).is_err(), "{bad}");
+    }
+    let p = Params::from_pairs(
+        params::PARAMS,
+        &[("drbd_resource", "r0"), ("drbd_ko_count", "2M")],
+    )
+    .unwrap();
+    assert!(Config::from_params(&p).is_err(), "no unit for ko-count");
+}

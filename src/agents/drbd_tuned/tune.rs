@@ -341,7 +341,7 @@ fn norm(s: &str) -> String {
 }
 
 /// One drifted or missing knob, as monitor reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
     pub what: String,
     pub key: String,
@@ -1054,6 +1054,45 @@ pub fn root_qdisc(text: &str) -> Option<(String, bool)> {
         (w.first() == Some(&"qdisc") && w.get(3) == Some(&"root"))
             .then(|| (w.get(1).unwrap_or(&"").to_string(), w.get(2) == Some(&"0:")))
     })
+}
+
+/// A DRBD option's value in bytes or plain units: `2M` -> 2097152.
+fn drbd_number(v: &str) -> Option<u64> {
+    let v = v.trim().trim_end_matches(';').trim_matches('"');
+    let (digits, mult) = match v.chars().last()? {
+        'k' | 'K' => (&v[..v.len() - 1], 1024),
+        'm' | 'M' => (&v[..v.len() - 1], 1024 * 1024),
+        'g' | 'G' => (&v[..v.len() - 1], 1024 * 1024 * 1024),
+        's' => (&v[..v.len() - 1], 1),
+        _ => (v, 1),
+    };
+    digits.parse::<u64>().ok().map(|n| n * mult)
+}
+
+/// The options of `drbdsetup show RES` that differ from `want`. An option
+/// the output does not list is not judged: drbdsetup omits values equal to
+/// DRBD's default.
+pub fn drbd_show_drift(show: &str, want: &[&(&str, String)]) -> Vec<Drift> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for l in show.lines() {
+        let mut w = l.split_whitespace();
+        if let (Some(k), Some(v)) = (w.next(), w.next()) {
+            if v.ends_with(';') {
+                seen.insert(k.to_string(), v.trim_end_matches(';').to_string());
+            }
+        }
+    }
+    want.iter()
+        .filter_map(|(k, v)| {
+            let now = seen.get(*k)?;
+            (drbd_number(now) != drbd_number(v)).then(|| Drift {
+                what: format!("DRBD {k}"),
+                key: format!("drbd:{k}"),
+                expected: v.clone(),
+                now: now.clone(),
+            })
+        })
+        .collect()
 }
 
 /// `attrd_updater -Q -A -n NAME`: (host, value) of every node.

@@ -549,3 +549,26 @@ fn flush_options_and_attribute_lists_are_read() {
     );
     assert!(is_cpulist("0-3,8,10-11") && !is_cpulist("0-") && !is_cpulist(""));
 }
+
+#[test]
+fn drbd_options_are_compared_with_drbdsetup_show() {
+    let show = "resource r0 {\n    options {\n    }\n    net {\n        max-buffers     \t2048;\n        sndbuf-size     \t2097152;\n        ko-count        \t4;\n    }\n    _this_host {\n        volume 0 {\n            disk {\n                al-extents      \t3389;\n            }\n        }\n    }\n}\n";
+    let want = [
+        ("max-buffers", "8000".to_string()),
+        ("sndbuf-size", "2M".to_string()),
+        ("ko-count", "4".to_string()),
+        ("al-extents", "3389".to_string()),
+        ("ping-int", "10".to_string()),
+    ];
+    let refs: Vec<&(&str, String)> = want.iter().collect();
+    let d = drbd_show_drift(show, &refs);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (
+            d[0].what.as_str(),
+            d[0].expected.as_str(),
+            d[0].now.as_str()
+        ),
+        ("DRBD max-buffers", "8000", "2048")
+    );
+}
