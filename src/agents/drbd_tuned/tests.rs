@@ -32,6 +32,8 @@ struct FakeHost {
     slept: Cell<Duration>,
     holders: Vec<String>,
     kmsg: Vec<String>,
+    /// A fake sysfs/procfs root for the tuning, `None`: none is touched.
+    root: Option<std::path::PathBuf>,
 }
 
 impl FakeHost {
@@ -41,6 +43,7 @@ impl FakeHost {
             slept: Cell::new(Duration::ZERO),
             holders: Vec::new(),
             kmsg: Vec::new(),
+            root: None,
         }
     }
     fn states(lines: &[&str]) -> Self {
@@ -98,6 +101,14 @@ impl Host for FakeHost {
     }
     fn kernel_log(&self) -> Vec<String> {
         self.kmsg.clone()
+    }
+    fn tree(&self) -> tune::Tree {
+        // Without a fake tree, one that does not exist: nothing to tune.
+        let root = self
+            .root
+            .clone()
+            .unwrap_or_else(|| "/nonexistent/storha-test-root".into());
+        tune::Tree::fake(&root, Vec::new())
     }
 }
 
@@ -832,4 +843,96 @@ fn drbd_options_go_over_the_configuration_after_every_adjust() {
     )
     .unwrap();
     assert!(Config::from_params(&p).is_err(), "no unit for ko-count");
+}
+
+#[test]
+fn tuning_through_the_actions_start_monitor_stop_and_validate() {
+    let s = setup(&[RECURRING, ("net_core_rmem_max", "67108864")], false);
+    let root = std::env::temp_dir().join(format!(
+        "storha-drbd-tune-root-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::SeqCst)
+    ));
+    let put = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    put("proc/sys/kernel/random/boot_id", "b1\n");
+    put("proc/sys/net/core/rmem_max", "212992\n");
+    let rmem = || std::fs::read_to_string(root.join("proc/sys/net/core/rmem_max")).unwrap();
+    let host = |line: &str| {
+        let mut h = FakeHost::states(&[line]);
+        h.root = Some(root.clone());
+        h
+    };
+    // Start of a resource already up (no attach): tuned, then connected.
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(WAIT, "");
+    start_with(&s.ctx(&r, Action::Start), &s.cfg, &host(WFC)).unwrap();
+    assert_eq!(rmem(), "67108864\n");
+    // Drift: never a failure, no program.
+    put("proc/sys/net/core/rmem_max", "4096\n");
+    let r = FakeRunner::new();
+    assert_eq!(
+        monitor_with(&s.ctx(&r, Action::Monitor), &s.cfg, &host(SECONDARY)).unwrap(),
+        Health::Running
+    );
+    assert!(r.calls().is_empty());
+    let drift = StateDir::new(&s.env, "drbd-tuned", "p_drbd:0").path("tuning-drift");
+    assert_eq!(
+        std::fs::read_to_string(drift).unwrap(),
+        "drift: net.core.rmem_max is 4096 (applied 67108864)"
+    );
+    // Another resource asking a different value: validate-all says so.
+    let other = setup(
+        &[("drbd_resource", "r1"), ("net_core_rmem_max", "8388608")],
+        false,
+    );
+    let other_env = {
+        let mut pairs: Vec<(String, String)> = vec![];
+        for (k, v) in [
+            ("OCF_RESKEY_drbd_resource", "r1"),
+            ("OCF_RESKEY_net_core_rmem_max", "8388608"),
+            ("OCF_RESOURCE_INSTANCE", "p_r1:0"),
+            ("OCF_RESKEY_CRM_meta_clone_max", "2"),
+        ] {
+            pairs.push((k.into(), v.into()));
+        }
+        pairs.push(("HA_RSCTMP".into(), s.env.rsctmp().into()));
+        OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    };
+    let params = Params::from_env(params::PARAMS, &other_env).unwrap();
+    let cfg = Config::from_params(&params).unwrap();
+    let r = FakeRunner::new().ok("drbdadm -c /etc/drbd.conf sh-minor r1", "1\n");
+    let ctx = Ctx {
+        agent: "drbd-tuned",
+        instance: "p_r1:0".into(),
+        action: Action::ValidateAll,
+        env: &other_env,
+        params,
+        deadline: other.deadline,
+        state: StateDir::new(&other_env, "drbd-tuned", "p_r1:0"),
+        runner: &r,
+    };
+    let e = validate_with(&ctx, &cfg, &host(SECONDARY)).unwrap_err();
+    assert_eq!(e.status().code(), 6);
+    assert!(
+        e.to_string().contains(
+            "net.core.rmem_max: DRBD resource r0 uses '67108864', this one asks '8388608'"
+        ),
+        "{e}"
+    );
+    // Stop: down, then restored exactly.
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf down r0", "")
+        .ok("drbdadm -c /etc/drbd.conf down r0", "");
+    let mut h = FakeHost::states(&[SECONDARY, ""]);
+    h.root = Some(root.clone());
+    stop_with(&s.ctx(&r, Action::Stop), &s.cfg, &h).unwrap();
+    assert_eq!(rmem(), "212992\n");
+    let _ = std::fs::remove_dir_all(&root);
 }
