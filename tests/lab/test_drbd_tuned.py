@@ -299,7 +299,7 @@ def test_tuning_applied_drift_reported_restored_also_after_a_kill(lab, node1, no
                      "cs:WFConnection" in node1.run("cat /proc/drbd").out, 60, "tuned and waiting",
                      describe=lambda: node1.run("cat /tmp/tune-start.log; cat /proc/drbd").out)
         node1.run(f"pkill -9 -P {pid}; kill -9 {pid}", check=False)
-        assert node1.run(f"kill -0 {pid}", check=False).rc != 0, "the start was killed"
+        lab.wait_for(lambda: node1.run(f"kill -0 {pid}", check=False).rc != 0, 30, "the start killed")
         assert node1.run(KNOBS).out != before and node1.run(f"test -s {RECORD}", check=False).rc == 0
         assert agent(node1, "stop", p, meta).rc == 0
         assert node1.run(KNOBS).out == before, "restored byte for byte after the kill"

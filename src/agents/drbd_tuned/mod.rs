@@ -428,7 +428,7 @@ impl<'a> Drbd<'a> {
         if opts.is_empty() {
             return Vec::new();
         }
-        let cmd = Cmd::new("drbdsetup").args(["show", self.res()]);
+        let cmd = Cmd::new("drbdsetup").args(["show", "--show-defaults", self.res()]);
         let Ok(out) = self.ctx.runner.run(&cmd) else {
             return Vec::new();
         };
