@@ -936,3 +936,47 @@ fn tuning_through_the_actions_start_monitor_stop_and_validate() {
     assert_eq!(rmem(), "212992\n");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn the_mtu_is_set_before_attaching_and_published_for_the_peers() {
+    let s = setup(&[("replication_nic", "eth1"), ("mtu", "9000")], true);
+    let root = std::env::temp_dir().join(format!(
+        "storha-drbd-mtu-root-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::SeqCst)
+    ));
+    for (rel, text) in [
+        ("proc/sys/kernel/random/boot_id", "b1\n"),
+        ("sys/class/net/eth1/mtu", "1500\n"),
+    ] {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        // Tuned and published before anything of DRBD is brought up.
+        .ok("attrd_updater -n drbd-r0-mtu -U 9000", "")
+        .ok(
+            "attrd_updater -Q -A -n drbd-r0-mtu",
+            "name=\"drbd-r0-mtu\" host=\"node1\" value=\"9000\"\nname=\"drbd-r0-mtu\" host=\"node2\" value=\"1500\"\n",
+        )
+        .ok("drbdadm -c /etc/drbd.conf check-resize r0", "")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(WAIT, "")
+        .ok(
+            "attrd_updater -n drbd-r0-replication -U 'Secondary UpToDate; Connected Primary UpToDate'",
+            "",
+        )
+        .ok(SET_10000, "");
+    // /proc/drbd: no DRBD link up when the tuning looks, then the start.
+    let mut h = FakeHost::states(&["", "", WFC, SECONDARY]);
+    h.root = Some(root.clone());
+    start_with(&s.ctx(&r, Action::Start), &s.cfg, &h).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("sys/class/net/eth1/mtu")).unwrap(),
+        "9000\n"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
