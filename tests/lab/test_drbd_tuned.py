@@ -250,6 +250,7 @@ RECORD = "/run/resource-agents/storha-drbd-tuned.tuning.json"
 def admin_json(vm, action, params):
     import json
     ps = " ".join(f"-p '{k}={v}'" for k, v in params.items())
+    ps += " -p CRM_meta_clone_max=2 -p CRM_meta_notify=true"
     r = vm.run(f"storha drbd-tuned {action} {ps} --interval 10s --json", check=False)
     return r, json.loads(r.out)
 
