@@ -117,6 +117,11 @@ impl StateDir {
         }
     }
 
+    /// The directory itself, for files several resources share.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub fn path(&self, suffix: &str) -> PathBuf {
         self.dir.join(format!("{}.{suffix}", self.stem))
     }

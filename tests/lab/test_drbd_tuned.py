@@ -93,6 +93,12 @@ def test_linbit_conditions_and_hostile_params(lab, node1, node2):
             assert agent(vm, "stop", p, meta).rc == 0
             assert agent(vm, "stop", p, meta).rc == 0
             assert agent(vm, "monitor", p, meta).rc == 7
+        # The demote of a stopped resource: LINBIT's own agent (9.22) answers 1, so do we.
+        linbit = node1.run(f"env OCF_ROOT=/usr/lib/ocf OCF_RESKEY_drbd_resource={RES} "
+                           "OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_notify=true "
+                           "/usr/lib/ocf/resource.d/linbit/drbd demote", check=False)
+        ours = agent(node1, "demote", p, meta)
+        assert (linbit.rc, ours.rc) == (1, 1), f"{linbit}\n{ours}"
     finally:
         drbd.down(lab, nodes)
 
@@ -222,4 +228,194 @@ def test_scores_match_linbits_agent_on_real_states(lab, node1, node2):
     finally:
         for vm in nodes:
             vm.run(f"rm -rf {SHIM}", check=False)
+        drbd.down(lab, nodes)
+
+
+TUNE = {
+    "replication_nic": "tune0",
+    "mtu": "1400",
+    "qdisc": "fq",
+    "net_core_rmem_max": "8388608",
+    "net_core_wmem_max": "8388608",
+    "net_ipv4_tcp_rmem": "4096 87380 8388608",
+    "net_ipv4_tcp_wmem": "4096 65536 8388608",
+    "cpu_governor": "performance",
+    "irq_affinity": "0",
+}
+KNOBS = ("cat /proc/sys/net/core/rmem_max /proc/sys/net/core/wmem_max /proc/sys/net/ipv4/tcp_rmem "
+         "/proc/sys/net/ipv4/tcp_wmem /sys/class/net/tune0/mtu; tc qdisc show dev tune0")
+RECORD = "/run/resource-agents/storha-drbd-tuned.tuning.json"
+
+
+def admin_json(vm, action, params):
+    import json
+    ps = " ".join(f"-p '{k}={v}'" for k, v in params.items())
+    ps += " -p CRM_meta_clone_max=2 -p CRM_meta_notify=true"
+    r = vm.run(f"storha drbd-tuned {action} {ps} --interval 10s --json", check=False)
+    return r, json.loads(r.out)
+
+
+def test_tuning_applied_drift_reported_restored_also_after_a_kill(lab, node1, node2):
+    """The tuning on the real kernel of a lab VM: sysctls, the fq qdisc and the MTU of
+    a replication interface (a dummy one: the VM's only NIC carries the corosync ring,
+    which the agent must not touch), applied on start, changed by hand and reported as
+    drift, restored byte for byte on stop, also after the agent was killed mid-start."""
+    nodes = [node1, node2]
+    drbd.prepare(lab, nodes)
+    drbd.down(lab, nodes)
+    meta = {"clone_max": "2", "notify": "true"}
+    p = {"drbd_resource": RES, "wfc_timeout": "1", **TUNE}
+    node1.run("modprobe dummy; ip link del tune0 2>/dev/null; ip link add tune0 type dummy && "
+              "ip link set tune0 up")
+    try:
+        before = node1.run(KNOBS).out
+        assert "qdisc noqueue 0: root" in before and "\n1500\n" in before, before
+        r = agent(node1, "start", p, meta)
+        assert r.rc == 0, str(r)
+        # No cpufreq and no interrupts on a dummy NIC in the VM: warnings, never a failure.
+        assert "no CPU with cpufreq" in r.err and "no MSI interrupts" in r.err, r.err
+        applied = node1.run(KNOBS).out
+        assert applied.startswith("8388608\n8388608\n4096\t87380\t8388608\n4096\t65536\t8388608\n1400\n"), applied
+        assert "qdisc fq " in applied, applied
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0 and doc["state"]["tuning"]["drift"] == [], r.out
+        # Changed by hand: reported, never a failure.
+        node1.run("sysctl -qw net.core.wmem_max=1048576; ip link set tune0 mtu 1300")
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0, r.out
+        drift = {d["what"]: (d["expected"], d["now"]) for d in doc["state"]["tuning"]["drift"]}
+        assert drift == {"net.core.wmem_max": ("8388608", "1048576"), "MTU of tune0": ("1400", "1300")}, drift
+        assert "tuning drift: " in r.err, r.err
+        assert agent(node1, "stop", p, meta).rc == 0
+        assert node1.run(KNOBS).out == before, "restored byte for byte"
+        assert node1.run(f"test -e {RECORD}", check=False).rc != 0
+
+        # Killed mid-start: node2 is down, so start waits for the connection after
+        # tuning (wfc_timeout 60); the agent and its drbdsetup get SIGKILL there.
+        env = " ".join(f"OCF_RESKEY_{k}='{v}'" for k, v in {**p, "wfc_timeout": "60"}.items())
+        env += " OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_notify=true"
+        pid = node1.run(f"env OCF_ROOT=/usr/lib/ocf {env} {AGENT} start </dev/null "
+                        ">/tmp/tune-start.log 2>&1 & echo $!").out.strip()
+        lab.wait_for(lambda: node1.run("cat /sys/class/net/tune0/mtu").out.strip() == "1400" and
+                     "cs:WFConnection" in node1.run("cat /proc/drbd").out, 60, "tuned and waiting",
+                     describe=lambda: node1.run("cat /tmp/tune-start.log; cat /proc/drbd").out)
+        node1.run(f"pkill -9 -P {pid}; kill -9 {pid}", check=False)
+        lab.wait_for(lambda: node1.run(f"kill -0 {pid}", check=False).rc != 0, 30, "the start killed")
+        assert node1.run(KNOBS).out != before and node1.run(f"test -s {RECORD}", check=False).rc == 0
+        assert agent(node1, "stop", p, meta).rc == 0
+        assert node1.run(KNOBS).out == before, "restored byte for byte after the kill"
+        assert "cs:" not in node1.run("cat /proc/drbd").out
+
+        # The VM's NIC carries the corosync ring: its MTU is left alone.
+        mtu0 = node1.run("cat /sys/class/net/eth0/mtu").out
+        r = agent(node1, "start", {"drbd_resource": RES, "wfc_timeout": "1",
+                                   "replication_nic": "eth0", "mtu": "1400"}, meta)
+        assert r.rc == 0 and "carries the corosync ring" in r.err, str(r)
+        assert node1.run("cat /sys/class/net/eth0/mtu").out == mtu0
+        assert agent(node1, "stop", {"drbd_resource": RES}, meta).rc == 0
+
+        # validate-all warns about flushes turned off over a write-back cache.
+        node1.run(f"sed -i 's|meta-disk internal;|meta-disk internal;\\n\\tdisk {{ disk-flushes no; md-flushes no; }}|' "
+                  f"/etc/drbd.d/{RES}.res")
+        wc = node1.run("cat /sys/class/block/vdb/queue/write_cache").out.strip()
+        assert wc == "write back", "the lab's virtio disk advertises a volatile cache"
+        r = agent(node1, "validate-all", p, meta)
+        assert r.rc == 0, str(r)
+        assert "disk-flushes no, md-flushes no with backing device /dev/vdb" in r.err, r.err
+    finally:
+        agent(node1, "stop", p, meta)
+        drbd.down(lab, nodes)
+        lab.each(nodes, lambda vm: vm.run(f"sed -i '/disk-flushes/d' /etc/drbd.d/{RES}.res", check=False))
+        node1.run("ip link del tune0", check=False)
+
+
+def test_split_brain_reported_from_the_kernel_never_resolved_by_the_agent(lab, node1, node2):
+    """A split brain made on purpose (both sides Primary and written while
+    disconnected, then connected): both report it with DRBD's own words, neither
+    loses its data, and the documented resolution works; a plain disconnect
+    before it is not called split brain."""
+    nodes = [node1, node2]
+    drbd.prepare(lab, nodes)
+    p = {"drbd_resource": RES}
+    try:
+        node1.run(f"drbdadm disconnect {RES}")
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0 and doc["state"]["split_brain"] is None, r.out
+        node1.run(f"drbdadm connect {RES}")
+        lab.wait_for(lambda: "cs:Connected" in node1.run("cat /proc/drbd").out, 60, "connected again")
+
+        sums = {}
+        for vm in nodes:
+            vm.run(f"drbdadm disconnect {RES}; drbdadm primary {RES}")
+            vm.run("dd if=/dev/urandom of=/dev/drbd0 bs=1M count=8 oflag=direct status=none")
+            sums[vm.name] = sha_of_device(vm)
+        for vm in nodes:
+            vm.run(f"drbdadm connect {RES}")
+        for vm in nodes:
+            lab.wait_for(lambda: "Split-Brain detected but unresolved" in vm.run("dmesg").out, 60,
+                         f"split brain seen by {vm.name}'s kernel")
+        for vm in nodes:
+            r, doc = admin_json(vm, "monitor", p)
+            assert doc["exit_code"] == 8, r.out
+            sb = doc["state"]["split_brain"] or ""
+            assert "Split-Brain detected but unresolved" in sb, r.out
+            assert "--discard-my-data" in doc["state"]["split_brain_resolution"], r.out
+            assert "split brain" in r.err, r.err
+            assert sha_of_device(vm) == sums[vm.name], f"{vm.name} kept its data"
+
+        # The resolution the README documents: node2's changes are thrown away.
+        node2.run(f"drbdadm secondary {RES} && drbdadm connect --discard-my-data {RES}")
+        node1.run(f"drbdadm connect {RES}")
+        lab.wait_for(lambda: "ds:UpToDate/UpToDate" in node1.run("cat /proc/drbd").out and
+                     "cs:Connected" in node1.run("cat /proc/drbd").out, 120, "resynced",
+                     describe=lambda: node1.run("cat /proc/drbd").out)
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["state"]["split_brain"] is None, r.out
+        node1.run(f"drbdadm secondary {RES}")
+        node2.run(f"drbdadm primary {RES}")
+        assert sha_of_device(node2) == sums[node1.name], "node2 has node1's data"
+        r, doc = admin_json(node2, "monitor", p)
+        assert doc["exit_code"] == 8 and doc["state"]["split_brain"] is None, r.out
+    finally:
+        drbd.down(lab, nodes)
+
+
+DRBD_OPTS = {"drbd_max_buffers": "8000", "drbd_max_epoch_size": "8000", "drbd_ko_count": "4",
+             "drbd_ping_int": "8", "drbd_ping_timeout": "10", "drbd_timeout": "50",
+             "drbd_sndbuf_size": "2M", "drbd_rcvbuf_size": "2M",
+             "drbd_al_extents": "3389", "drbd_c_plan_ahead": "10"}
+
+
+def test_tuning_applied_drbd_options_over_the_configuration(lab, node1, node2):
+    """DRBD's net and disk options as parameters: applied over the configuration
+    on start, seen by monitor when an adjust by hand brought the configured
+    values back."""
+    import re
+    nodes = [node1, node2]
+    drbd.prepare(lab, nodes)
+    drbd.down(lab, nodes)
+    meta = {"clone_max": "2", "notify": "true"}
+    p = {"drbd_resource": RES, "wfc_timeout": "1", **DRBD_OPTS}
+    stamp = "/run/resource-agents/storha-drbd-tuned-drbd-tuned.tuning-checked"
+    try:
+        for vm in nodes:
+            r = agent(vm, "start", p, meta)
+            assert r.rc == 0 and "not applied" not in r.err, str(r)
+        lab.wait_for(lambda: "cs:Connected" in node1.run("cat /proc/drbd").out, 60, "connected")
+        show = node1.run(f"drbdsetup show {RES}").out
+        for opt, want in [("max-buffers", "8000"), ("max-epoch-size", "8000"), ("ko-count", "4"),
+                          ("ping-int", "8"), ("ping-timeout", "10"), ("timeout", "50"),
+                          ("al-extents", "3389"), ("c-plan-ahead", "10")]:
+            assert re.search(rf"\b{opt}\s+{want}\s*;", show), f"{opt} {want}:\n{show}"
+        assert re.search(r"\bsndbuf-size\s+(2M|2048k|2097152)\s*;", show), show
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0 and doc["state"]["tuning"] is not None, r.out
+        node1.run(f"drbdadm adjust {RES}; rm -f {stamp}")
+        r, doc = admin_json(node1, "monitor", p)
+        assert doc["exit_code"] == 0, r.out
+        assert "tuning drift: DRBD max-buffers" in r.err, r.err + node1.run(f"drbdsetup show {RES}").out
+        assert any(d["what"] == "DRBD max-buffers" for d in doc["state"]["tuning"]["drift"]), r.out
+        for vm in nodes:
+            assert agent(vm, "stop", p, meta).rc == 0
+    finally:
         drbd.down(lab, nodes)

@@ -10,9 +10,11 @@
 
 mod params;
 mod score;
+mod splitbrain;
 pub mod state;
 #[cfg(test)]
 mod tests;
+mod tune;
 
 use crate::cmd::{Cmd, CmdError};
 use crate::ocf::attrs::{NodeAttr, Promotion};
@@ -51,6 +53,15 @@ pub trait Host {
     fn holders(&self, minor: u32) -> Vec<String>;
     fn hostname(&self) -> String;
     fn sleep(&self, d: Duration);
+    /// The kernel log's DRBD messages (read only while a connection is
+    /// StandAlone, to tell a split brain from a plain disconnect).
+    fn kernel_log(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// sysfs and procfs, for the tuning knobs.
+    fn tree(&self) -> tune::Tree {
+        tune::Tree::system()
+    }
 }
 
 pub struct System;
@@ -82,6 +93,35 @@ impl Host for System {
     }
     fn sleep(&self, d: Duration) {
         std::thread::sleep(d);
+    }
+    /// /dev/kmsg, read without blocking from its first record to its last.
+    fn kernel_log(&self) -> Vec<String> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let Ok(mut f) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+        else {
+            return Vec::new();
+        };
+        let mut records = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        for _ in 0..200_000 {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let r = String::from_utf8_lossy(&buf[..n]);
+                    if r.contains("drbd") {
+                        records.push(r.into_owned());
+                    }
+                }
+                // Records overwritten while reading: go on with the next.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        splitbrain::kmsg_messages(&records)
     }
 }
 
@@ -355,19 +395,89 @@ impl<'a> Drbd<'a> {
     }
 
     fn repl_attr(&self) -> String {
-        format!(
-            "drbd-{}-replication",
-            self.res().replace(
-                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.',
-                "_"
-            )
-        )
+        attr_name(self.res(), "replication")
+    }
+
+    /// The DRBD net and disk options of the parameters, over those of the
+    /// configuration (which every adjust brings back). A warning on failure.
+    fn apply_drbd_options(&self) {
+        for (kind, opts) in [
+            ("net-options", &self.cfg.drbd_net),
+            ("disk-options", &self.cfg.drbd_disk),
+        ] {
+            if opts.is_empty() {
+                continue;
+            }
+            let args: Vec<String> = opts.iter().map(|(k, v)| format!("--{k}={v}")).collect();
+            let cmd = drbdadm(self.cfg).arg(kind).args(args).arg(self.res());
+            if let Err(e) = self.ctx.runner.run(&cmd) {
+                log::warn!("{}: tuning: DRBD {kind} not applied: {e}", self.res());
+            }
+        }
+    }
+
+    /// The DRBD options that differ from the parameters, from one
+    /// `drbdsetup show`.
+    fn drbd_option_drift(&self) -> Vec<tune::Drift> {
+        let opts: Vec<&(&str, String)> = self
+            .cfg
+            .drbd_net
+            .iter()
+            .chain(&self.cfg.drbd_disk)
+            .collect();
+        if opts.is_empty() {
+            return Vec::new();
+        }
+        let cmd = Cmd::new("drbdsetup").args(["show", "--show-defaults", self.res()]);
+        let Ok(out) = self.ctx.runner.run(&cmd) else {
+            return Vec::new();
+        };
+        tune::drbd_show_drift(&out.stdout, &opts)
+    }
+
+    /// An unresolved split brain the kernel reported for this resource,
+    /// remembered (per boot) until the resource is connected again. Looked
+    /// for only while a connection is StandAlone.
+    fn split_brain(&self, o: &Observed) -> Option<String> {
+        let path = self.ctx.state.path("split-brain");
+        let peers = &o.summary.peers;
+        let connected = peers.iter().any(|p| {
+            let c = p.connection.as_str();
+            c == "Connected"
+                || c.starts_with("Sync")
+                || c.starts_with("PausedSync")
+                || c.starts_with("Verify")
+                || c == "Ahead"
+                || c == "Behind"
+        });
+        if connected {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+        if let Ok(ev) = std::fs::read_to_string(&path) {
+            return Some(ev);
+        }
+        if !peers.iter().any(|p| p.connection == "StandAlone") {
+            return None;
+        }
+        let ev = splitbrain::from_kernel_log(&self.host.kernel_log(), self.res(), &self.minors)?;
+        log::error!(
+            "{}: split brain: the kernel says \"{ev}\"; {}",
+            self.res(),
+            splitbrain::advice(self.res())
+        );
+        let _ = self.ctx.state.ensure();
+        let _ = std::fs::write(&path, &ev);
+        Some(ev)
     }
 
     /// Logs the replication state when it changed and keeps it in a node
     /// attribute (never a failure).
     fn report(&self, o: &Observed) {
-        let line = o.summary.line();
+        let mut line = o.summary.line();
+        if let Some(ev) = self.split_brain(o) {
+            line.push_str(&format!("; split brain: {ev}"));
+        }
         let path = self.ctx.state.path("replication");
         let old = std::fs::read_to_string(&path).ok();
         if old.as_deref() != Some(line.as_str()) {
@@ -537,6 +647,240 @@ impl<'a> Drbd<'a> {
     }
 }
 
+/// A node attribute's name for a resource: `drbd-RES-what`.
+fn attr_name(res: &str, what: &str) -> String {
+    format!(
+        "drbd-{}-{what}",
+        res.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.',
+            "_"
+        )
+    )
+}
+
+fn tuner<'a>(ctx: &'a Ctx, cfg: &'a Config, tree: &'a tune::Tree) -> tune::Tuner<'a> {
+    tune::Tuner {
+        tree,
+        runner: ctx.runner,
+        record: tune::record_path(ctx.state.dir()),
+        user: &cfg.resource,
+        cfg: &cfg.tune,
+    }
+}
+
+/// How long the tuning may wait for the record's lock.
+fn tune_limit(ctx: &Ctx) -> Duration {
+    (ctx.deadline.remaining() / 4).min(Duration::from_secs(10))
+}
+
+/// Why DRBD's links are live: a connection of any resource of this node up
+/// or connecting (the live-link knobs are then left alone).
+fn drbd_live(ctx: &Ctx, host: &dyn Host, v9: bool) -> Option<String> {
+    if v9 {
+        let out = ctx
+            .runner
+            .run(&Cmd::new("drbdsetup").args(["events2", "--now"]))
+            .ok()?;
+        return out.stdout.lines().find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.first() != Some(&"exists") || w.get(1) != Some(&"connection") {
+                return None;
+            }
+            let get = |k: &str| w.iter().find_map(|x| x.strip_prefix(k));
+            let cs = get("connection:")?;
+            (cs != "StandAlone")
+                .then(|| format!("DRBD resource {} is {cs}", get("name:").unwrap_or("?")))
+        });
+    }
+    let text = host.proc_drbd()?;
+    state::parse_proc_drbd(&text)
+        .into_iter()
+        .find(|m| !m.cs.is_empty() && m.cs != "StandAlone" && m.cs != "Unconfigured")
+        .map(|m| format!("DRBD minor {} is {}", m.minor, m.cs))
+}
+
+/// start: the tuning, before DRBD connects. Warnings only.
+fn tune_start(ctx: &Ctx, cfg: &Config, host: &dyn Host, v9: bool) {
+    let tree = host.tree();
+    let t = tuner(ctx, cfg, &tree);
+    let live = if cfg.tune.has_link_knobs() {
+        t.link_live(drbd_live(ctx, host, v9))
+    } else {
+        None
+    };
+    for w in t.apply(live, tune_limit(ctx)) {
+        log::warn!("{}: tuning: {w}", cfg.resource);
+    }
+    if let (Some(nic), Some(_)) = (&cfg.tune.nic, cfg.tune.mtu) {
+        check_peer_mtu(ctx, cfg, &tree, nic);
+    }
+}
+
+/// Publishes this node's MTU of the replication NIC and compares it with
+/// the peers' (under Pacemaker).
+fn check_peer_mtu(ctx: &Ctx, cfg: &Config, tree: &tune::Tree, nic: &str) {
+    if !crate::ocf::attrs::under_pacemaker(ctx.env) {
+        return;
+    }
+    let Ok(mine) = tree.read(&format!("/sys/class/net/{nic}/mtu")) else {
+        return;
+    };
+    let mine = mine.trim().to_string();
+    let name = attr_name(&cfg.resource, "mtu");
+    NodeAttr {
+        name: &name,
+        cache: "mtu-attr",
+        refresh: ATTR_REFRESH,
+    }
+    .report(ctx, &mine);
+    let cmd = Cmd::new("attrd_updater")
+        .args(["-Q", "-A", "-n", name.as_str()])
+        .timeout(Duration::from_secs(5));
+    let Ok(out) = ctx.runner.run(&cmd) else {
+        return;
+    };
+    for (host, value) in tune::parse_attrd_all(&out.stdout) {
+        if !value.is_empty() && value != mine {
+            log::warn!(
+                "{}: MTU of {nic} is {mine} here, {value} on {host}: frames above the \
+                 smaller one are dropped",
+                cfg.resource
+            );
+        }
+    }
+}
+
+/// stop: the tuning restored, once DRBD is down. Warnings only.
+fn tune_stop(ctx: &Ctx, cfg: &Config, host: &dyn Host) {
+    let tree = host.tree();
+    let t = tuner(ctx, cfg, &tree);
+    // What the record holds is restored even if the parameters asking for
+    // it were removed since the start.
+    if cfg.tune.is_empty() && !t.holds_any() {
+        return;
+    }
+    for w in t.restore(tune_limit(ctx)) {
+        log::warn!("{}: tuning: {w}", cfg.resource);
+    }
+    for (what, cache) in [("tuning", "tuning-attr"), ("mtu", "mtu-attr")] {
+        let name = attr_name(&cfg.resource, what);
+        NodeAttr {
+            name: &name,
+            cache,
+            refresh: ATTR_REFRESH,
+        }
+        .clear(ctx);
+    }
+    let _ = std::fs::remove_file(ctx.state.path("tuning-drift"));
+    let _ = std::fs::remove_file(ctx.state.path("tuning-checked"));
+    let _ = std::fs::remove_file(ctx.state.path("tuning-program-drift"));
+}
+
+/// How often a monitor also checks the knobs only a program shows (qdisc).
+const TUNE_PROGRAM_CHECK: Duration = Duration::from_secs(300);
+
+/// monitor: drift from the applied tuning goes to the log (when it
+/// changes), to the node attribute drbd-RES-tuning; never a failure.
+fn tune_monitor(ctx: &Ctx, cfg: &Config, host: &dyn Host, d: &Drbd) {
+    let tree = host.tree();
+    let t = tuner(ctx, cfg, &tree);
+    let stamp = ctx.state.path("tuning-checked");
+    let due = ctx.is_probe()
+        || std::fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .map_or(true, |age| age >= TUNE_PROGRAM_CHECK);
+    // What only a program shows (qdisc, DRBD options) is checked when due
+    // and remembered in between, so the report does not flap.
+    let by_program = |x: &tune::Drift| x.key.starts_with("qdisc:") || x.key.starts_with("drbd:");
+    let kept = ctx.state.path("tuning-program-drift");
+    let (mut drift, _) = t.verify(due && cfg.tune.qdisc.is_some());
+    if due {
+        drift.extend(d.drbd_option_drift());
+        let found: Vec<&tune::Drift> = drift.iter().filter(|x| by_program(x)).collect();
+        let _ = ctx.state.ensure();
+        let _ = std::fs::write(&kept, serde_json::to_string(&found).unwrap_or_default());
+        let _ = std::fs::write(&stamp, "");
+    } else if let Some(old) = std::fs::read_to_string(&kept)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<tune::Drift>>(&t).ok())
+    {
+        drift.extend(old);
+    }
+    let line = if drift.is_empty() {
+        "ok".to_string()
+    } else {
+        let parts: Vec<String> = drift
+            .iter()
+            .map(|d| format!("{} is {} (applied {})", d.what, d.now, d.expected))
+            .collect();
+        format!("drift: {}", parts.join("; "))
+    };
+    let path = ctx.state.path("tuning-drift");
+    let old = std::fs::read_to_string(&path).ok();
+    if old.as_deref() != Some(line.as_str()) {
+        if drift.is_empty() {
+            if old.is_some() {
+                log::info!("{}: tuning as applied again", cfg.resource);
+            }
+        } else {
+            log::warn!("{}: tuning {line}", cfg.resource);
+        }
+        let _ = ctx.state.ensure();
+        let _ = std::fs::write(&path, &line);
+    }
+    let name = attr_name(&cfg.resource, "tuning");
+    NodeAttr {
+        name: &name,
+        cache: "tuning-attr",
+        refresh: ATTR_REFRESH,
+    }
+    .report(ctx, &line);
+}
+
+/// validate-all: conflicts with other resources' tuning (an error) and DRBD
+/// options that lose data under a write-back cache (a warning).
+fn tune_validate(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
+    let tree = host.tree();
+    let t = tuner(ctx, cfg, &tree);
+    let conflicts = t.conflicts();
+    if !conflicts.is_empty() {
+        return Err(configured!(
+            "conflicting tuning on this node: {}",
+            conflicts.join("; ")
+        ));
+    }
+    let dump = ctx
+        .runner
+        .run(&drbdadm(cfg).args(["dump", cfg.resource.as_str()]))
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    let bad = tune::unsafe_flush_options(&dump);
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let devs = ctx
+        .runner
+        .run(&drbdadm(cfg).args(["sh-ll-dev", cfg.resource.as_str()]))
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    for dev in devs.split_whitespace() {
+        let why = match tune::write_back_cache(&tree, dev) {
+            Some(true) => "has a write-back cache",
+            Some(false) => continue,
+            None => "could not be checked for a write-back cache",
+        };
+        log::warn!(
+            "{}: {} with backing device {dev}, which {why}: a power failure loses \
+             acknowledged writes (dm-writeboost below DRBD is such a cache)",
+            cfg.resource,
+            bad.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// The loaded module's version, for actions that need the resource up.
 fn loaded(host: &dyn Host) -> Result<Version, OcfError> {
     host.module_version().ok_or_else(|| {
@@ -567,6 +911,9 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
         ));
     };
     let d = Drbd::new(ctx, cfg, host, version)?;
+    if !cfg.tune.is_empty() {
+        tune_start(ctx, cfg, host, d.v9);
+    }
     let mut first = true;
     let mut attach_failed = false;
     let mut last_err: Option<OcfError> = None;
@@ -600,6 +947,7 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
                 if !cfg.connect_only_after_promote {
                     d.connect()?;
                 }
+                d.apply_drbd_options();
                 let o = d.observe()?;
                 d.report(&o);
                 d.update_score(&o);
@@ -632,6 +980,9 @@ fn monitor_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<Health, OcfE
     }
     if h != Health::NotRunning {
         d.report(&o);
+        if !cfg.tune.is_empty() || !cfg.drbd_net.is_empty() || !cfg.drbd_disk.is_empty() {
+            tune_monitor(ctx, cfg, host, &d);
+        }
     }
     d.update_score(&o);
     Ok(h)
@@ -667,6 +1018,7 @@ fn promote_loop(d: &Drbd) -> Result<(), OcfError> {
             Health::RunningPromoted => {
                 if d.cfg.connect_only_after_promote {
                     d.run_adm(&["adjust", d.res()])?;
+                    d.apply_drbd_options();
                 }
                 return Ok(());
             }
@@ -760,6 +1112,7 @@ fn demote_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
 fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
     let Some(version) = host.module_version() else {
         promotion().apply(ctx, None);
+        tune_stop(ctx, cfg, host);
         return Ok(());
     };
     let d = match Drbd::new(ctx, cfg, host, version) {
@@ -809,6 +1162,7 @@ fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
     d.remove_score();
     let _ = std::fs::remove_file(ctx.state.path("minors"));
     let _ = std::fs::remove_file(ctx.state.path("replication"));
+    let _ = std::fs::remove_file(ctx.state.path("split-brain"));
     let name = d.repl_attr();
     NodeAttr {
         name: &name,
@@ -816,6 +1170,7 @@ fn stop_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> {
         refresh: ATTR_REFRESH,
     }
     .clear(ctx);
+    tune_stop(ctx, cfg, host);
     Ok(())
 }
 
@@ -844,6 +1199,7 @@ fn stop_without_config(
         Ok(_) => {
             log::error!("fencing of this node narrowly avoided; fix the DRBD configuration");
             promotion().apply(ctx, None);
+            tune_stop(ctx, cfg, host);
             Err(e)
         }
         // A resource the kernel does not know is down already.
@@ -851,6 +1207,7 @@ fn stop_without_config(
             if stderr.contains("nknown resource") || stderr.contains("No such resource") =>
         {
             promotion().apply(ctx, None);
+            tune_stop(ctx, cfg, host);
             Err(e)
         }
         Err(down) => Err(generic!("{e}; and drbdsetup down failed: {down}")),
@@ -871,6 +1228,7 @@ fn notify_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
     }
     if op == "start" && !cfg.connect_only_after_promote {
         d.run_adm(&["adjust", d.res()])?;
+        d.apply_drbd_options();
     }
     if kind == "post" {
         let o = d.observe()?;
@@ -890,6 +1248,7 @@ fn reload_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError>
     let o = d.observe()?;
     if o.health() != Health::NotRunning {
         d.run_adm(&["adjust", d.res()])?;
+        d.apply_drbd_options();
     }
     let o = d.observe()?;
     d.update_score(&o);
@@ -985,6 +1344,9 @@ fn validate_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfErro
     }
     if ctx.action == Action::ValidateAll {
         config_minors(ctx, cfg, host)?;
+        if !cfg.tune.is_empty() {
+            tune_validate(ctx, cfg, host)?;
+        }
     }
     if let Some(on) = ctx.env.meta("on_node") {
         let me = host.hostname();
@@ -1018,7 +1380,39 @@ fn observe_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<serde_json::
         }
     }
     let dec = d.decision(&o);
+    let split_brain = d.split_brain(&o);
+    let drbd_options = !cfg.drbd_net.is_empty() || !cfg.drbd_disk.is_empty();
+    let tuning = if cfg.tune.is_empty() && !drbd_options {
+        serde_json::Value::Null
+    } else {
+        let tree = host.tree();
+        let t = tuner(ctx, cfg, &tree);
+        let (mut drift, mine) = t.verify(true);
+        drift.extend(d.drbd_option_drift());
+        let mut warn = Vec::new();
+        let missing: Vec<String> = t
+            .wants(&mut warn)
+            .into_iter()
+            .filter(|w| !mine.iter().any(|e| e.what == w.what))
+            .map(|w| w.what)
+            .collect();
+        serde_json::json!({
+            "applied": mine.iter().map(|e| serde_json::json!({
+                "what": e.what,
+                "original": e.original.trim(),
+                "wanted": e.wanted,
+                "applied": e.applied,
+                "users": e.users,
+            })).collect::<Vec<_>>(),
+            "drift": drift,
+            "not_applied": missing,
+            "warnings": warn,
+        })
+    };
     Ok(serde_json::json!({
+        "tuning": tuning,
+        "split_brain": split_brain,
+        "split_brain_resolution": split_brain.as_ref().map(|_| splitbrain::advice(&cfg.resource)),
         "resource": cfg.resource,
         "version": version.to_string(),
         "minors": d.minors,

@@ -149,6 +149,172 @@ pub static PARAMS: &[ParamSpec] = &[
          stacked setups without fencing on the lower layer; creates a new data generation on \
          every failover.",
     ),
+    ParamSpec::new(
+        "replication_nic",
+        Kind::String,
+        "Interface DRBD replicates over (for the link knobs)",
+    )
+    .long(
+        "The network interface that carries this resource's replication. Needed by qdisc, \
+         irq_affinity, mtu and soft_roce, which change it only before DRBD connects, and never \
+         while a DRBD connection of this node is up or connecting or while the interface \
+         carries a corosync ring address (a warning says so and the knob is left alone).",
+    ),
+    ParamSpec::new(
+        "cpu_governor",
+        Kind::String,
+        "cpufreq governor for every CPU while the resource runs",
+    )
+    .long(
+        "E.g. performance. Written to every CPU's cpufreq scaling_governor on start, restored \
+         on stop. Off when empty (the default). Host-wide: shared with the other DRBD \
+         resources of the node (restored when the last one stops); two resources asking \
+         different values is a configuration error that validate-all reports.",
+    ),
+    ParamSpec::new(
+        "net_core_rmem_max",
+        Kind::Integer {
+            min: 4096,
+            max: 2_147_483_647,
+        },
+        "net.core.rmem_max while the resource runs",
+    )
+    .long(
+        "Largest socket receive buffer, in bytes (at least DRBD's rcvbuf-size). Host-wide, \
+         shared like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new(
+        "net_core_wmem_max",
+        Kind::Integer {
+            min: 4096,
+            max: 2_147_483_647,
+        },
+        "net.core.wmem_max while the resource runs",
+    )
+    .long(
+        "Largest socket send buffer, in bytes (at least DRBD's sndbuf-size). Host-wide, shared \
+         like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new(
+        "net_ipv4_tcp_rmem",
+        Kind::String,
+        "net.ipv4.tcp_rmem (min default max) while the resource runs",
+    )
+    .long(
+        "Three byte counts, min default max, not decreasing. tcp_mem is never touched. \
+         Host-wide, shared like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new(
+        "net_ipv4_tcp_wmem",
+        Kind::String,
+        "net.ipv4.tcp_wmem (min default max) while the resource runs",
+    )
+    .long(
+        "Three byte counts, min default max, not decreasing; keep max at or above DRBD's \
+         sndbuf-size. Host-wide, shared like cpu_governor. Off when empty (the default).",
+    ),
+    ParamSpec::new("qdisc", Kind::String, "Root qdisc of replication_nic (fq)").long(
+        "fq: the root qdisc of replication_nic is replaced by fq (TCP pacing) on start and \
+             the kernel's default qdisc comes back on stop. A root qdisc someone configured \
+             (not the kernel's default) is left alone with a warning. Off when empty (the \
+             default).",
+    ),
+    ParamSpec::new(
+        "irq_affinity",
+        Kind::String,
+        "CPUs for the interrupts of replication_nic's queues",
+    )
+    .long(
+        "A CPU list (0-3,8) or local (the CPUs of the NIC's NUMA node): written to \
+         /proc/irq/N/smp_affinity_list of each of the NIC's MSI interrupts, restored on stop. \
+         irqbalance, if it runs, may move them again: monitor reports that as drift. Off when \
+         empty (the default).",
+    ),
+    ParamSpec::new(
+        "mtu",
+        Kind::Integer {
+            min: 68,
+            max: 65535,
+        },
+        "MTU of replication_nic while the resource runs",
+    )
+    .long(
+        "E.g. 9000 for jumbo frames; every switch port and peer must carry it. Set on start \
+         before DRBD connects, restored on stop; under Pacemaker each node publishes it in the \
+         node attribute drbd-RES-mtu and start warns when a peer's differs. Off when empty \
+         (the default).",
+    ),
+    ParamSpec::new(
+        "soft_roce",
+        Kind::Boolean,
+        "Create a soft-RoCE (rdma_rxe) link on replication_nic",
+    )
+    .default("false")
+    .long(
+        "Loads rdma_rxe and creates the RDMA link rxe_NIC on replication_nic on start, for \
+         DRBD 9's RDMA transport (transport \"rdma\" in the resource). Removed on stop only \
+         if this agent created it; an existing link on the NIC is used and left in place.",
+    ),
+    ParamSpec::new("drbd_max_buffers", Kind::String, "DRBD net option max-buffers")
+        .long(
+            "Buffers DRBD may use on the receiving side (e.g. 8000 for fast links). Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_max_epoch_size", Kind::String, "DRBD net option max-epoch-size")
+        .long(
+            "Most write requests between two barriers (e.g. 8000, with max-buffers). Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_sndbuf_size", Kind::String, "DRBD net option sndbuf-size")
+        .long(
+            "TCP send buffer (bytes, or with k/M; 0: the kernel tunes it). Keep net_core_wmem_max and the tcp_wmem max at or above it. Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_rcvbuf_size", Kind::String, "DRBD net option rcvbuf-size")
+        .long(
+            "TCP receive buffer (bytes, or with k/M; 0: the kernel tunes it). Keep net_core_rmem_max at or above it. Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_ping_int", Kind::String, "DRBD net option ping-int")
+        .long(
+            "Seconds of silence on the link before DRBD pings its peer. Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_ping_timeout", Kind::String, "DRBD net option ping-timeout")
+        .long(
+            "Tenths of a second a ping answer may take; with ping-int it decides how fast a dead peer is noticed, so how long a failover waits. Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_timeout", Kind::String, "DRBD net option timeout")
+        .long(
+            "Tenths of a second a peer may take to answer a request; must stay below connect-int and ping-int. Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_ko_count", Kind::String, "DRBD net option ko-count")
+        .long(
+            "How many timeouts a peer may take on one write before it is dropped (0: never). Applied to the running resource with drbdadm net-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_al_extents", Kind::String, "DRBD disk option al-extents")
+        .long(
+            "Size of the activity log (extents of 4 MiB): larger means fewer metadata writes, a longer resync after a Primary crash. Applied to the running resource with drbdadm disk-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
+    ParamSpec::new("drbd_c_plan_ahead", Kind::String, "DRBD disk option c-plan-ahead")
+        .long(
+            "Tenths of a second the resync controller plans ahead (0: fixed resync-rate). Applied to the running resource with drbdadm disk-options after every \
+             adjust (start, notification, reload), over the value of the DRBD configuration; \
+             monitor reports when it differs. Off when empty (the default).",
+        ),
 ];
 
 pub static ACTIONS: &[ActionSpec] = &[
@@ -230,7 +396,27 @@ pub struct Config {
     pub version_ge: Option<Version>,
     pub version_lt: Option<Version>,
     pub connect_only_after_promote: bool,
+    pub tune: super::tune::TuneConfig,
+    /// DRBD net options (name, value), applied with drbdadm net-options.
+    pub drbd_net: Vec<(&'static str, String)>,
+    /// DRBD disk options, applied with drbdadm disk-options.
+    pub drbd_disk: Vec<(&'static str, String)>,
 }
+
+/// The DRBD options drbd-tuned sets: parameter, DRBD's name, net or disk,
+/// whether a size unit (k, M, G) is allowed.
+pub const DRBD_OPTIONS: [(&str, &str, bool, bool); 10] = [
+    ("drbd_max_buffers", "max-buffers", true, false),
+    ("drbd_max_epoch_size", "max-epoch-size", true, false),
+    ("drbd_sndbuf_size", "sndbuf-size", true, true),
+    ("drbd_rcvbuf_size", "rcvbuf-size", true, true),
+    ("drbd_ping_int", "ping-int", true, false),
+    ("drbd_ping_timeout", "ping-timeout", true, false),
+    ("drbd_timeout", "timeout", true, false),
+    ("drbd_ko_count", "ko-count", true, false),
+    ("drbd_al_extents", "al-extents", false, false),
+    ("drbd_c_plan_ahead", "c-plan-ahead", false, false),
+];
 
 /// A DRBD version x.y.z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -309,6 +495,34 @@ pub fn parse_scores(s: &str) -> Result<[i64; 4], String> {
     Ok(out)
 }
 
+/// The DRBD options of one kind that are set: a whole number, with a size
+/// unit where DRBD takes one.
+fn drbd_options(p: &Params, net: bool) -> Result<Vec<(&'static str, String)>, OcfError> {
+    let mut out = Vec::new();
+    for (param, name, is_net, unit) in DRBD_OPTIONS {
+        if is_net != net {
+            continue;
+        }
+        let Some(v) = p.get(param).map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let digits = if unit {
+            v.strip_suffix(['k', 'K', 'm', 'M', 'g', 'G']).unwrap_or(v)
+        } else {
+            v
+        };
+        if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(configured!(
+                "{param}={} is not a whole number{}",
+                shown(v),
+                if unit { " (with k, M or G)" } else { "" }
+            ));
+        }
+        out.push((name, v.to_string()));
+    }
+    Ok(out)
+}
+
 impl Config {
     pub fn from_params(p: &Params) -> Result<Config, OcfError> {
         let get = |n: &str| p.get(n).unwrap_or_default().trim().to_string();
@@ -377,6 +591,9 @@ impl Config {
             version_ge: version("require_drbd_module_version_ge")?,
             version_lt: version("require_drbd_module_version_lt")?,
             connect_only_after_promote: p.flag("connect_only_after_promote"),
+            tune: super::tune::TuneConfig::from_params(p)?,
+            drbd_net: drbd_options(p, true)?,
+            drbd_disk: drbd_options(p, false)?,
         })
     }
 }

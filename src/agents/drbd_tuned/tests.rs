@@ -31,6 +31,9 @@ struct FakeHost {
     proc: RefCell<VecDeque<Option<String>>>,
     slept: Cell<Duration>,
     holders: Vec<String>,
+    kmsg: Vec<String>,
+    /// A fake sysfs/procfs root for the tuning, `None`: none is touched.
+    root: Option<std::path::PathBuf>,
 }
 
 impl FakeHost {
@@ -39,6 +42,8 @@ impl FakeHost {
             proc: RefCell::new(seq.iter().cloned().collect()),
             slept: Cell::new(Duration::ZERO),
             holders: Vec::new(),
+            kmsg: Vec::new(),
+            root: None,
         }
     }
     fn states(lines: &[&str]) -> Self {
@@ -93,6 +98,17 @@ impl Host for FakeHost {
     }
     fn sleep(&self, d: Duration) {
         self.slept.set(self.slept.get() + d);
+    }
+    fn kernel_log(&self) -> Vec<String> {
+        self.kmsg.clone()
+    }
+    fn tree(&self) -> tune::Tree {
+        // Without a fake tree, one that does not exist: nothing to tune.
+        let root = self
+            .root
+            .clone()
+            .unwrap_or_else(|| "/nonexistent/storha-test-root".into());
+        tune::Tree::fake(&root, Vec::new())
     }
 }
 
@@ -550,8 +566,11 @@ fn demote_and_its_end_state() {
         &FakeHost::states(&[PRIMARY, SECONDARY]),
     )
     .unwrap();
+    // ocf:linbit:drbd 9.22 answers OCF_ERR_GENERIC to the demote of a
+    // resource that is down (later upstream versions answer 7).
     let r = FakeRunner::new().ok(SH_MINOR, "0\n");
-    assert!(demote_with(&s.ctx(&r, Action::Demote), &s.cfg, &FakeHost::states(&[""])).is_err());
+    let e = demote_with(&s.ctx(&r, Action::Demote), &s.cfg, &FakeHost::states(&[""])).unwrap_err();
+    assert_eq!(e.status().code(), 1, "{e}");
 }
 
 #[test]
@@ -712,4 +731,252 @@ fn validation_follows_linbit() {
     );
     let e = validate_with(&s.ctx(&r, Action::Stop), &s.cfg, &FakeHost::new(&[None])).unwrap_err();
     assert_eq!(e.status().code(), 5);
+}
+
+#[test]
+fn split_brain_comes_from_the_kernel_log_never_from_standalone_alone() {
+    let s = setup(&[RECURRING], false);
+    s.cache_minors();
+    let sb_path = StateDir::new(&s.env, "drbd-tuned", "p_drbd:0").path("split-brain");
+    let observe = |h: &FakeHost| {
+        let r = FakeRunner::new();
+        let ctx = s.ctx(&r, Action::Monitor);
+        assert_eq!(
+            monitor_with(&ctx, &s.cfg, h).unwrap(),
+            Health::RunningPromoted
+        );
+        assert!(r.calls().is_empty(), "{:?}", r.calls());
+        let r = FakeRunner::new();
+        observe_with(&s.ctx(&r, Action::Monitor), &s.cfg, h).unwrap()
+    };
+    // A plain disconnect: StandAlone, and the kernel says nothing more.
+    let mut h = FakeHost::states(&[STANDALONE_PRIMARY]);
+    h.kmsg = vec![
+        "drbd r0: conn( WFReportParams -> Connected )".into(),
+        "drbd r0: conn( Disconnecting -> StandAlone )".into(),
+    ];
+    let v = observe(&h);
+    assert_eq!(v["split_brain"], serde_json::Value::Null, "{v}");
+    assert!(!sb_path.exists());
+    // DRBD's own message: reported, with the resolution, and remembered.
+    h.kmsg
+        .push("block drbd0: Split-Brain detected but unresolved, dropping connection!".into());
+    let v = observe(&h);
+    assert_eq!(
+        v["split_brain"],
+        "block drbd0: Split-Brain detected but unresolved, dropping connection!"
+    );
+    assert!(v["split_brain_resolution"]
+        .as_str()
+        .unwrap()
+        .contains("drbdadm connect --discard-my-data r0"));
+    h.kmsg.clear();
+    assert!(
+        observe(&h)["split_brain"].is_string(),
+        "kept after the log rotated"
+    );
+    // Connected again (resolved by the operator): gone.
+    let r = FakeRunner::new();
+    monitor_with(
+        &s.ctx(&r, Action::Monitor),
+        &s.cfg,
+        &FakeHost::states(&[PRIMARY]),
+    )
+    .unwrap();
+    assert!(!sb_path.exists());
+}
+
+#[test]
+fn drbd_options_go_over_the_configuration_after_every_adjust() {
+    let s = setup(
+        &[
+            ("drbd_max_buffers", "8000"),
+            ("drbd_sndbuf_size", "2M"),
+            ("drbd_al_extents", "3389"),
+        ],
+        false,
+    );
+    let net = "drbdadm -c /etc/drbd.conf net-options --max-buffers=8000 --sndbuf-size=2M r0";
+    let disk = "drbdadm -c /etc/drbd.conf disk-options --al-extents=3389 r0";
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(WAIT, "")
+        .ok(net, "")
+        .fails(disk, 10, "al-extents: out of range");
+    // Already up: start connects (adjust) and applies the options; a
+    // refused option is a warning, not a failed start.
+    start_with(&s.ctx(&r, Action::Start), &s.cfg, &FakeHost::states(&[WFC])).unwrap();
+    // A peer's start notification adjusts, and the options come back on top.
+    let n = setup(
+        &[
+            ("drbd_max_buffers", "8000"),
+            ("drbd_sndbuf_size", "2M"),
+            ("drbd_al_extents", "3389"),
+            ("CRM_meta_notify_type", "pre"),
+            ("CRM_meta_notify_operation", "start"),
+        ],
+        false,
+    );
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(net, "")
+        .ok(disk, "");
+    notify_with(
+        &n.ctx(&r, Action::Notify),
+        &n.cfg,
+        &FakeHost::states(&[SECONDARY]),
+    )
+    .unwrap();
+    for bad in ["8000x", "-1", "1.5", "M"] {
+        let p = Params::from_pairs(
+            params::PARAMS,
+            &[("drbd_resource", "r0"), ("drbd_max_buffers", bad)],
+        )
+        .unwrap();
+        assert!(Config::from_params(&p).is_err(), "{bad}");
+    }
+    let p = Params::from_pairs(
+        params::PARAMS,
+        &[("drbd_resource", "r0"), ("drbd_ko_count", "2M")],
+    )
+    .unwrap();
+    assert!(Config::from_params(&p).is_err(), "no unit for ko-count");
+}
+
+#[test]
+fn tuning_through_the_actions_start_monitor_stop_and_validate() {
+    let s = setup(&[RECURRING, ("net_core_rmem_max", "67108864")], false);
+    let root = std::env::temp_dir().join(format!(
+        "storha-drbd-tune-root-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::SeqCst)
+    ));
+    let put = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    put("proc/sys/kernel/random/boot_id", "b1\n");
+    put("proc/sys/net/core/rmem_max", "212992\n");
+    let rmem = || std::fs::read_to_string(root.join("proc/sys/net/core/rmem_max")).unwrap();
+    let host = |line: &str| {
+        let mut h = FakeHost::states(&[line]);
+        h.root = Some(root.clone());
+        h
+    };
+    // Start of a resource already up (no attach): tuned, then connected.
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(WAIT, "");
+    start_with(&s.ctx(&r, Action::Start), &s.cfg, &host(WFC)).unwrap();
+    assert_eq!(rmem(), "67108864\n");
+    // Drift: never a failure, no program.
+    put("proc/sys/net/core/rmem_max", "4096\n");
+    let r = FakeRunner::new();
+    assert_eq!(
+        monitor_with(&s.ctx(&r, Action::Monitor), &s.cfg, &host(SECONDARY)).unwrap(),
+        Health::Running
+    );
+    assert!(r.calls().is_empty());
+    let drift = StateDir::new(&s.env, "drbd-tuned", "p_drbd:0").path("tuning-drift");
+    assert_eq!(
+        std::fs::read_to_string(drift).unwrap(),
+        "drift: net.core.rmem_max is 4096 (applied 67108864)"
+    );
+    // Another resource asking a different value: validate-all says so.
+    let other = setup(
+        &[("drbd_resource", "r1"), ("net_core_rmem_max", "8388608")],
+        false,
+    );
+    let other_env = {
+        let mut pairs: Vec<(String, String)> = vec![];
+        for (k, v) in [
+            ("OCF_RESKEY_drbd_resource", "r1"),
+            ("OCF_RESKEY_net_core_rmem_max", "8388608"),
+            ("OCF_RESOURCE_INSTANCE", "p_r1:0"),
+            ("OCF_RESKEY_CRM_meta_clone_max", "2"),
+        ] {
+            pairs.push((k.into(), v.into()));
+        }
+        pairs.push(("HA_RSCTMP".into(), s.env.rsctmp().into()));
+        OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    };
+    let params = Params::from_env(params::PARAMS, &other_env).unwrap();
+    let cfg = Config::from_params(&params).unwrap();
+    let r = FakeRunner::new().ok("drbdadm -c /etc/drbd.conf sh-minor r1", "1\n");
+    let ctx = Ctx {
+        agent: "drbd-tuned",
+        instance: "p_r1:0".into(),
+        action: Action::ValidateAll,
+        env: &other_env,
+        params,
+        deadline: other.deadline,
+        state: StateDir::new(&other_env, "drbd-tuned", "p_r1:0"),
+        runner: &r,
+    };
+    let e = validate_with(&ctx, &cfg, &host(SECONDARY)).unwrap_err();
+    assert_eq!(e.status().code(), 6);
+    assert!(
+        e.to_string().contains(
+            "net.core.rmem_max: DRBD resource r0 uses '67108864', this one asks '8388608'"
+        ),
+        "{e}"
+    );
+    // Stop: down, then restored exactly.
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        .ok("drbdadm -c /etc/drbd.conf down r0", "")
+        .ok("drbdadm -c /etc/drbd.conf down r0", "");
+    let mut h = FakeHost::states(&[SECONDARY, ""]);
+    h.root = Some(root.clone());
+    stop_with(&s.ctx(&r, Action::Stop), &s.cfg, &h).unwrap();
+    assert_eq!(rmem(), "212992\n");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn the_mtu_is_set_before_attaching_and_published_for_the_peers() {
+    let s = setup(&[("replication_nic", "eth1"), ("mtu", "9000")], true);
+    let root = std::env::temp_dir().join(format!(
+        "storha-drbd-mtu-root-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::SeqCst)
+    ));
+    for (rel, text) in [
+        ("proc/sys/kernel/random/boot_id", "b1\n"),
+        ("sys/class/net/eth1/mtu", "1500\n"),
+    ] {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let r = FakeRunner::new()
+        .ok(SH_MINOR, "0\n")
+        // Tuned and published before anything of DRBD is brought up.
+        .ok("attrd_updater -n drbd-r0-mtu -U 9000", "")
+        .ok(
+            "attrd_updater -Q -A -n drbd-r0-mtu",
+            "name=\"drbd-r0-mtu\" host=\"node1\" value=\"9000\"\nname=\"drbd-r0-mtu\" host=\"node2\" value=\"1500\"\n",
+        )
+        .ok("drbdadm -c /etc/drbd.conf check-resize r0", "")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok("drbdadm -c /etc/drbd.conf adjust r0", "")
+        .ok(WAIT, "")
+        .ok(
+            "attrd_updater -n drbd-r0-replication -U 'Secondary UpToDate; Connected Primary UpToDate'",
+            "",
+        )
+        .ok(SET_10000, "");
+    // /proc/drbd: no DRBD link up when the tuning looks, then the start.
+    let mut h = FakeHost::states(&["", "", WFC, SECONDARY]);
+    h.root = Some(root.clone());
+    start_with(&s.ctx(&r, Action::Start), &s.cfg, &h).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("sys/class/net/eth1/mtu")).unwrap(),
+        "9000\n"
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }
