@@ -10,7 +10,7 @@ CARGO    ?= cargo
 PROVIDER := storha
 
 # Every name the binary answers to as an OCF agent (symlinks in resource.d/storha/).
-OCF_AGENTS := floating-ip writeboost-cache drbd-tuned
+OCF_AGENTS := floating-ip writeboost-cache drbd-tuned nfs-export
 # Fence agents go to $(SBINDIR) because pacemaker-fenced only lists fence_* there.
 FENCE_AGENTS := fence_ipstrip
 

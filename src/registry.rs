@@ -39,6 +39,12 @@ pub const AGENTS: &[Entry] = &[
         run: ocf::run::<agents::writeboost_cache::WriteboostCache>,
     },
     Entry {
+        name: "nfs-export",
+        kind: Kind::Ocf,
+        meta: <agents::nfs_export::NfsExport as ocf::Agent>::meta,
+        run: ocf::run::<agents::nfs_export::NfsExport>,
+    },
+    Entry {
         name: agents::ipstrip::NAME,
         kind: Kind::Fence,
         meta: agents::ipstrip::meta,

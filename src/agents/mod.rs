@@ -6,4 +6,5 @@
 pub mod drbd_tuned;
 pub mod floating_ip;
 pub mod ipstrip;
+pub mod nfs_export;
 pub mod writeboost_cache;
