@@ -34,7 +34,7 @@ BUILD_ENV   :=
 RELEASE_BIN := target/release/storha
 endif
 
-.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata man demo demo-ip clean
+.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata man demo demo-ip soak clean
 
 all: build
 
@@ -66,6 +66,12 @@ demo: deps build
 # Pacemaker, shown with crm_mon. KEEP=1 leaves the cluster running.
 demo-ip: deps
 	scripts/demo.sh
+
+# Failover after failover of the whole stack in the lab (ROUNDS=20 by default):
+# records written, acknowledged and lost. KEEP=1 leaves the lab running.
+soak: deps build
+	lab/host-deps.sh
+	$(LAB_PYTHON) lab/soak.py
 
 # Benchmarks, side by side with the reference agents, as ratios in one run.
 bench: bench-host bench-lab

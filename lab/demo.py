@@ -66,8 +66,9 @@ def main():
         print(hist.strip(), flush=True)
         step("the client's data: every acknowledged record, read back through a fresh mount")
         got = s.check_records()
-        for name, (n, bad) in got.items():
-            say(f"{name}: {n} records acknowledged, {bad} lost or damaged")
+        for name, (n, bad, written) in got.items():
+            say(f"{name}: {written} records written, {n} acknowledged, {bad} of those lost "
+                "or damaged")
         step(f"{primary.name} rejoins (the fencing rebooted it) and resyncs as Unpromoted")
         took = s.rejoin(primary)
         say(f"{primary.name} UpToDate again after {took:.0f} s; service stays on {other.name}")
@@ -76,7 +77,7 @@ def main():
         for what in ("node lost", "fenced", "promoted", "exported", "address up",
                      "client's first write served"):
             say(f"  {timeline[what]:6.1f} s  {what}")
-        ok = all(bad == 0 for _, bad in got.values())
+        ok = all(bad == 0 for _, bad, _ in got.values())
         say()
         say("no acknowledged write lost" if ok else "ACKNOWLEDGED WRITES LOST")
     except storhalab.LabError as e:

@@ -50,7 +50,7 @@ while not os.path.exists(stop):
 """
 
 # Reads the records file whole and checks every acknowledged record:
-# prints "acknowledged bad first-bad...".
+# prints "acknowledged bad written first-bad..." (written: records in the file).
 CHECKER = r"""
 import hashlib, sys
 data = open(sys.argv[1], "rb").read()
@@ -66,7 +66,7 @@ for n in acked:
         ok = False
     if not ok:
         bad.append(n)
-print(len(acked), len(bad), " ".join(map(str, bad[:10])))
+print(len(acked), len(bad), len(data) // 64, " ".join(map(str, bad[:10])))
 """
 
 
@@ -230,7 +230,7 @@ class Stack:
     def check_records(self):
         """The writers stopped, every acknowledged record read back through a
         fresh mount (the client's page cache cannot answer):
-        {mount: (acknowledged, bad)}."""
+        {mount: (acknowledged, bad, written)}."""
         self.stop_writers()
         self.umount_all()
         self.mount_all()
@@ -239,7 +239,7 @@ class Stack:
             self.client.run("echo 3 > /proc/sys/vm/drop_caches")
             r = self.client.run(f"python3 /tmp/stack-checker.py /mnt/{name}/records-{name} "
                                 f"/tmp/stack-acks-{name}", timeout=300).out.split()
-            out[name] = (int(r[0]), int(r[1]))
+            out[name] = (int(r[0]), int(r[1]), int(r[2]))
         return out
 
     # ---- failovers

@@ -137,7 +137,7 @@ def test_power_off_failover_rejoin_and_switchback_lose_no_acknowledged_write(
         assert s.fence_constraints(survivor), survivor.run("cibadmin -Q -o constraints").out
         got = s.check_records()
         print(f"after the power-off (acknowledged, lost): {got}")
-        assert all(bad == 0 and n > 20 for n, bad in got.values()), got
+        assert all(bad == 0 and n > 20 for n, bad, _ in got.values()), got
 
         # The old Primary rejoins as Unpromoted, resyncs, and the handler's
         # constraint goes; the client writes on meanwhile.
@@ -156,7 +156,7 @@ def test_power_off_failover_rejoin_and_switchback_lose_no_acknowledged_write(
         print(f"planned switchover to {primary.name}: {took:.1f} s")
         got = s.check_records()
         print(f"after the switchover back (acknowledged, lost): {got}")
-        assert all(bad == 0 and n > 20 for n, bad in got.values()), got
+        assert all(bad == 0 and n > 20 for n, bad, _ in got.values()), got
         assert not s.failures(), s.failures()
     finally:
         s.teardown()
