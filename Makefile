@@ -87,7 +87,7 @@ bench-lab:
 	@if $(LAB_CLI) status 2>/dev/null | grep -q " pid "; then \
 		echo "bench-lab: a lab is running; not touching it. Run 'make lab-bench' if it is yours."; \
 	else \
-		$(MAKE) --no-print-directory lab-up && \
+		$(MAKE) --no-print-directory lab-up CLIENT=1 && \
 		{ $(MAKE) --no-print-directory lab-bench; rc=$$?; $(MAKE) --no-print-directory lab-down; exit $$rc; }; \
 	fi
 

@@ -9,6 +9,7 @@ and by `make demo` (lab/demo.py)."""
 import os
 import re
 import time
+import xml.etree.ElementTree as ET
 
 import storhalab
 from strip import Strip
@@ -16,6 +17,8 @@ from strip import Strip
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(TOP, "crm-examples")
 CRM = os.path.join(EXAMPLES, "stack-2node.crm")
+# The same cluster with the reference agents (the failover benchmark).
+REFERENCE_CRM = os.path.join(TOP, "lab", "reference-stack.crm")
 RES = os.path.join(EXAMPLES, "drbd", "r0-2node.res")
 SECRET_FILE = "/etc/storha/fence-strip.secret"
 WBC_AGENT = "/usr/lib/ocf/resource.d/storha/writeboost-cache"
@@ -70,19 +73,23 @@ print(len(acked), len(bad), len(data) // 64, " ".join(map(str, bad[:10])))
 """
 
 
-def adapted_crm(port, cache_dev):
-    """The user-facing example with the lab's emulator port and cache disk."""
-    with open(CRM) as f:
+def adapted_crm(strip, cache_dev, flavor="storha"):
+    """The user-facing example (or the reference stack) with the lab's
+    emulator ports and cache disk."""
+    with open(CRM if flavor == "storha" else REFERENCE_CRM) as f:
         text = f.read()
-    text = text.replace("ipport=8080", f"ipport={port}")
+    text = text.replace("ipport=8080", f"ipport={strip.ports['http']}")
+    text = text.replace("SNMP_PORT", str(strip.ports.get("snmp", "")))
+    text = text.replace("SNMP_COMMUNITY", strip.password)
     return text.replace("/dev/disk/by-id/virtio-storha-cache", cache_dev)
 
 
 class Stack:
     """One run of the stack in a booted two-node lab with a client."""
 
-    def __init__(self, lab, say=print):
+    def __init__(self, lab, say=print, flavor="storha"):
         self.lab = lab
+        self.flavor = flavor
         self.say = say
         self.nodes = lab.nodes
         self.client = lab.client
@@ -126,7 +133,10 @@ class Stack:
         for vm in self.nodes:
             self.lab.wait_for(lambda: "ds:UpToDate/UpToDate" in vm.run("cat /proc/drbd").out,
                               120, f"DRBD UpToDate on {vm.name}")
+        # The export's directory is made here (exportfs needs it; nfs-export
+        # would create it, create_directory=true).
         first.run(f"drbdadm primary {DRBD_RES} && mkfs.ext4 -q -F /dev/drbd0 && "
+                  f"mount /dev/drbd0 {MNT} && mkdir -p {DATA} && umount {MNT} && "
                   f"drbdadm secondary {DRBD_RES}", timeout=300)
 
         def down(vm):
@@ -136,11 +146,11 @@ class Stack:
 
     def load(self):
         """The strip emulator up, its password on the nodes, the example in."""
-        self.strip = Strip([vm.name for vm in self.nodes])
+        self.strip = Strip([vm.name for vm in self.nodes], snmp=self.flavor != "storha")
         for vm in self.nodes:
             vm.put_bytes(SECRET_FILE, self.strip.password + "\n", mode=0o600)
             vm.run("stonith_admin --cleanup --history '*'", check=False)
-        crm = adapted_crm(self.strip.ports["http"], self.lab.cache_dev)
+        crm = adapted_crm(self.strip, self.lab.cache_dev, self.flavor)
         first = self.nodes[0]
         first.put_bytes("/tmp/stack.crm", crm)
         first.run("crm configure load update /tmp/stack.crm", timeout=300)
@@ -304,10 +314,32 @@ class Stack:
         if "_first_write" in marks:
             marks["client's first write served"] = marks.pop("_first_write")
         missing = [w for w, _ in steps if w not in marks]
+        self.cut = t0
         if missing or "client's first write served" not in marks:
             raise storhalab.LabError(f"failover incomplete, missing {missing}: {marks}\n"
                                      + self.crm_text(survivor))
         return marks, survivor
+
+    def agents_time(self, vm, t0):
+        """Seconds vm's agents spent in the operations that ran after t0 (host
+        clock), from the CIB's record of each resource's last operation (no
+        monitors; notifications are not recorded there), and the operations:
+        [(resource, operation, seconds)]."""
+        off = float(vm.run("date +%s.%N").out) - time.time()
+        root = ET.fromstring(vm.run("cibadmin -Q -o status").out)
+        ops = []
+        for ns in root.iter("node_state"):
+            if ns.get("uname") != vm.name:
+                continue
+            for r in ns.iter("lrm_resource"):
+                for op in r.iter("lrm_rsc_op"):
+                    if op.get("operation") in ("monitor", None) or \
+                            op.get("last-rc-change") is None or op.get("exec-time") is None:
+                        continue
+                    if float(op.get("last-rc-change")) - off >= t0 - 1:
+                        ops.append((r.get("id"), op.get("operation"),
+                                    int(op.get("exec-time")) / 1000))
+        return sum(t for _, _, t in ops), ops
 
     def rejoin(self, vm):
         """The fenced node is back on (the fencing was a reboot through the

@@ -23,12 +23,13 @@ class Strip:
     """The emulator, listening on the lab bridge inside the lab's netns, with
     one outlet per node; its hook drives the VMs' power."""
 
-    def __init__(self, names):
+    def __init__(self, names, snmp=False):
         self.dir = tempfile.mkdtemp(prefix="storha-strip-")
         self.password = secrets.token_hex(12)
         with open(os.path.join(self.dir, "secrets"), "w") as f:
             os.fchmod(f.fileno(), 0o600)
-            f.write(f"username=admin\npassword={self.password}\n")
+            f.write(f"username=admin\npassword={self.password}\n"
+                    f"community={self.password}\n")
         self.ready = os.path.join(self.dir, "ready.json")
         self.log_path = os.path.join(self.dir, "emulator.log")
         self.log = open(self.log_path, "w")
@@ -37,7 +38,8 @@ class Strip:
              "--listen", storhalab.HOST_IP, "--http", "0", "--control", "0",
              "--outlets", str(len(names)), "--names", ",".join(names),
              "--secrets", os.path.join(self.dir, "secrets"),
-             "--hook", f"{POWER} {{name}} {{state}}", "--ready-file", self.ready],
+             "--hook", f"{POWER} {{name}} {{state}}", "--ready-file", self.ready]
+            + (["--snmp", "0"] if snmp else []),
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while not os.path.exists(self.ready):
