@@ -87,7 +87,11 @@ def test_examples_verify_and_both_forms_agree(node1):
         pcs = summary(cib_of(node1, "pcs", f"stack-{n}.pcs.sh"))
         for part, a, b in zip(("resources", "constraints", "properties", "defaults",
                                "fencing levels"), crm, pcs):
-            assert a == b, f"stack-{n}: the crmsh and pcs forms differ in {part}:\n{a}\n{b}"
+            if isinstance(a, dict):
+                diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+            else:
+                diff = (sorted(set(a) - set(b)), sorted(set(b) - set(a)))
+            assert a == b, f"stack-{n}: the crmsh and pcs forms differ in {part} (crm, pcs): {diff}"
         assert crm[0]["ms_drbd"][0] == "clone" and ("promotable", "true") in crm[0]["ms_drbd"][2]
         print(f"stack-{n}: {len(crm[0])} resources, {len(crm[1])} constraints, "
               f"{len(crm[4])} fencing levels; crmsh and pcs forms identical")
