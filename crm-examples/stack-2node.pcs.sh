@@ -11,7 +11,7 @@ pcs "$@" property set stonith-enabled=true stonith-timeout=120s priority-fencing
 pcs "$@" resource defaults update resource-stickiness=200 migration-threshold=3
 pcs "$@" resource op defaults update timeout=60s
 
-pcs "$@" stonith create --no-default-ops p_fence fence_ipstrip \
+pcs "$@" stonith create p_fence fence_ipstrip \
 	device=shelly ip=192.168.77.1 ipport=8080 username=admin \
 	password_script="cat /etc/storha/fence-strip.secret" \
 	pcmk_host_map="node1:0;node2:1" power_timeout=30 \

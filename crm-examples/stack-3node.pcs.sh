@@ -10,12 +10,12 @@ pcs "$@" property set stonith-enabled=true stonith-timeout=120s no-quorum-policy
 pcs "$@" resource defaults update resource-stickiness=200 migration-threshold=3
 pcs "$@" resource op defaults update timeout=60s
 
-pcs "$@" stonith create --no-default-ops p_fence_a fence_ipstrip \
+pcs "$@" stonith create p_fence_a fence_ipstrip \
 	device=netio ip=10.0.0.201 username=fence \
 	password_script="cat /etc/storha/fence-strip-a.secret" \
 	pcmk_host_map="stor1:1,2;stor2:3;stor3:4" power_timeout=30 \
 	op monitor interval=60s timeout=30s
-pcs "$@" stonith create --no-default-ops p_fence_b fence_ipstrip \
+pcs "$@" stonith create p_fence_b fence_ipstrip \
 	device=netio ip=10.0.0.202 username=fence \
 	password_script="cat /etc/storha/fence-strip-b.secret" \
 	pcmk_host_map="stor3:1" power_timeout=30 \
