@@ -30,6 +30,8 @@ WB_SCRIPT = os.path.join(REPO, "scripts", "bench-writeboost.sh")
 # BENCH_REFERENCE=0 / BENCH_WRITEBOOST=0 leave one part out.
 REFERENCE = os.environ.get("BENCH_REFERENCE", "1") != "0"
 WRITEBOOST = os.environ.get("BENCH_WRITEBOOST", "1") != "0"
+NFS = os.environ.get("BENCH_NFS", "1") != "0"
+NFS_ROUNDS = int(os.environ.get("BENCH_NFS_ROUNDS", "3"))
 
 # Runs one agent action RUNS times and prints one line per run: rc and
 # microseconds. Then counts the execs of one more run under strace.
@@ -113,6 +115,89 @@ def reference(lab, n1, n2):
               f"{','.join(map(str, sorted(rcs))):>5} {execs if execs is not None else '?':>6}")
 
 
+# Times each command of a list once, in order, in milliseconds.
+STEPS = r"""
+set -u
+export OCF_ROOT=/usr/lib/ocf
+for c in {cmds}; do
+	s=$(date +%s%N)
+	env $c >/dev/null 2>&1 || echo "failed $c"
+	e=$(date +%s%N)
+	echo "step $(( (e - s) / 1000 ))"
+done
+"""
+
+
+def timed(vm, cmds):
+    import shlex
+    out = vm.run(STEPS.format(cmds=" ".join(shlex.quote(c) for c in cmds)), timeout=1800).out
+    bad = [line for line in out.splitlines() if line.startswith("failed")]
+    if bad:
+        raise RuntimeError("; ".join(bad))
+    return [int(line.split()[1]) / 1000.0 for line in out.splitlines() if line.startswith("step")]
+
+
+def nfs(lab, n1):
+    """storha's nfs-export against exportfs (and nfsserver) in node1: the
+    monitor with the same export, and start plus stop of the whole service."""
+    print(f"\nbench: nfs-export against exportfs and nfsserver on node1, {RUNS} monitors each")
+    lab.reset_cluster()
+    ex = ("OCF_RESOURCE_INSTANCE=p_export OCF_RESKEY_directory=/srv/bench "
+          "OCF_RESKEY_clientspec=192.168.77.0/24 OCF_RESKEY_fsid=90 OCF_RESKEY_options=rw")
+    ns = "OCF_RESOURCE_INSTANCE=p_server"
+    rows = []
+    n1.run("mkdir -p /srv/bench && systemctl start nfs-server", timeout=180)
+    try:
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ex} {OCF}/heartbeat/exportfs start")
+        for name, env, agent in [
+                ("ocf:heartbeat:exportfs", ex, f"{OCF}/heartbeat/exportfs"),
+                ("ocf:heartbeat:nfsserver", ns, f"{OCF}/heartbeat/nfsserver"),
+                ("nfs-export, manage_server=false", ex + " OCF_RESKEY_manage_server=false",
+                 f"{OCF}/storha/nfs-export")]:
+            rows.append((name,) + measure(n1, env + " OCF_RESKEY_CRM_meta_interval=10000", agent))
+    finally:
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ex} {OCF}/heartbeat/exportfs stop", check=False)
+        n1.run("systemctl stop nfs-server; exportfs -ua", check=False, timeout=180)
+    # The whole service: nfsserver + exportfs against nfs-export managing both.
+    theirs = [f"{ns} {OCF}/heartbeat/nfsserver start", f"{ex} {OCF}/heartbeat/exportfs start",
+              f"{ex} {OCF}/heartbeat/exportfs stop", f"{ns} {OCF}/heartbeat/nfsserver stop"]
+    ours = [f"{ex} {OCF}/storha/nfs-export start", f"{ex} {OCF}/storha/nfs-export stop"]
+    t_theirs, t_ours = [], []
+    try:
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ex} {OCF}/storha/nfs-export start")
+        rows.append(("nfs-export, server managed",)
+                    + measure(n1, ex + " OCF_RESKEY_CRM_meta_interval=10000",
+                              f"{OCF}/storha/nfs-export"))
+        rows.append(("nfs-export, managed, OCF_CHECK_LEVEL=10",)
+                    + measure(n1, ex + " OCF_CHECK_LEVEL=10 OCF_RESKEY_CRM_meta_interval=10000",
+                              f"{OCF}/storha/nfs-export"))
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ex} {OCF}/storha/nfs-export stop")
+        for _ in range(NFS_ROUNDS):
+            a = timed(n1, theirs)
+            t_theirs.append((a[0] + a[1], a[2] + a[3]))
+            b = timed(n1, ours)
+            t_ours.append((b[0], b[1]))
+    finally:
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ex} {OCF}/storha/nfs-export stop", check=False)
+        n1.run(f"OCF_ROOT=/usr/lib/ocf env {ns} {OCF}/heartbeat/nfsserver stop", check=False)
+    print(f"{'monitor':42} {'mean ms':>8} {'sd':>7} {'min':>7} {'max':>7} {'rc':>5} {'execs':>6}")
+    for name, mean, sd, lo, hi, rcs, execs in rows:
+        print(f"{name:42} {mean:8.1f} {sd:7.1f} {lo:7.1f} {hi:7.1f} "
+              f"{','.join(map(str, sorted(rcs))):>5} {execs if execs is not None else '?':>6}")
+    ref = rows[0][1]
+    for name, mean, *_ in rows[2:]:
+        print(f"exportfs / {name}: {ref / mean:.1f}x")
+
+    def avg(v):
+        return sum(v) / len(v)
+    st, sp = avg([a for a, _ in t_theirs]), avg([b for _, b in t_theirs])
+    ost, osp = avg([a for a, _ in t_ours]), avg([b for _, b in t_ours])
+    print(f"start, mean of {NFS_ROUNDS}: nfsserver+exportfs {st:.0f} ms, nfs-export {ost:.0f} ms "
+          f"({ost / st:.2f})")
+    print(f"stop,  mean of {NFS_ROUNDS}: exportfs+nfsserver {sp:.0f} ms, nfs-export {osp:.0f} ms "
+          f"({osp / sp:.2f})")
+
+
 def writeboost(n1, cache_dev):
     """storha's writeboost-cache against its floors, inside node1 (the
     script's own environment: WB_RUNS, WB_ROUNDS, WB_DIRTY_MIB)."""
@@ -141,6 +226,8 @@ def main():
     ok = True
     if REFERENCE:
         reference(lab, n1, n2)
+    if NFS:
+        nfs(lab, n1)
     if WRITEBOOST:
         if not REFERENCE:
             lab.reset_cluster()

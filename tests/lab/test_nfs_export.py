@@ -90,6 +90,52 @@ def test_ocf_tester_and_hostile_parameters(node1):
     assert agent(node1, "monitor", ok).rc == 7
 
 
+def test_nfsv42_with_and_without_a_pseudo_root(node1, client):
+    """NFSv4 paths: without an fsid=root export a client mounts the full
+    path; with a read-only pseudo-root the data export is a mount point
+    below it, exported on its own, and mounted by its path below the root."""
+    quiet_server(node1)
+    node1.run("mkdir -p /srv/v4plain /srv/v4root/data && "
+              "(mountpoint -q /srv/v4root/data || "
+              "mount -t tmpfs -o size=8m v4data /srv/v4root/data)")
+    opts = "rw,sync,no_root_squash,no_subtree_check"
+    plain = {"directory": "/srv/v4plain", "clientspec": NET, "fsid": "71", "options": opts}
+    root = {"directory": "/srv/v4root", "clientspec": NET, "fsid": "root",
+            "options": "ro,sync,no_subtree_check"}
+    data = {"directory": "/srv/v4root/data", "clientspec": NET, "fsid": "72", "options": opts,
+            "manage_server": "false"}
+    mnt = "/mnt/v4"
+    client.run(f"mkdir -p {mnt}")
+    try:
+        assert agent(node1, "start", plain).rc == 0
+        client.run(f"mount -t nfs -o vers=4.2 {node1.ip}:/srv/v4plain {mnt}", timeout=240)
+        client.run(f"echo plain > {mnt}/f && sync")
+        assert node1.run("cat /srv/v4plain/f").out == "plain\n"
+        client.run(f"umount {mnt}", timeout=120)
+        assert agent(node1, "stop", plain).rc == 0
+
+        assert agent(node1, "start", root).rc == 0
+        assert agent(node1, "start", data).rc == 0
+        r = agent(node1, "monitor", data, env="OCF_CHECK_LEVEL=10 OCF_RESKEY_CRM_meta_interval=10000")
+        assert r.rc == 0, str(r)
+        client.run(f"mount -t nfs -o vers=4.2 {node1.ip}:/data {mnt}", timeout=240)
+        assert client.run(f"findmnt -n -o SOURCE {mnt}").out.strip() == f"{node1.ip}:/data"
+        client.run(f"echo under-root > {mnt}/f && sync")
+        assert node1.run("cat /srv/v4root/data/f").out == "under-root\n"
+        client.run(f"umount {mnt}", timeout=120)
+        # The pseudo-root itself is read-only and shows the data export.
+        client.run(f"mount -t nfs -o vers=4.2 {node1.ip}:/ {mnt}", timeout=240)
+        assert "data" in client.run(f"ls {mnt}").out
+        assert client.run(f"touch {mnt}/x", check=False).rc != 0
+        client.run(f"umount {mnt}", timeout=120)
+    finally:
+        client.run(f"umount -f {mnt}", check=False, timeout=120)
+        for p in (data, root, plain):
+            assert agent(node1, "stop", p).rc == 0
+        node1.run("umount /srv/v4root/data", check=False)
+    assert "/srv/v4" not in etab(node1), etab(node1)
+
+
 def codes(vm, path, params, steps, env=""):
     out = []
     for action in steps:

@@ -54,6 +54,9 @@ pub trait Host {
     fn mountd_exports(&self, limit: Duration) -> Result<Vec<String>, String>;
     /// Whether `ip` is an address of this node now.
     fn is_local(&self, ip: IpAddr) -> bool;
+    /// Whether `ip` has a name (DNS or /etc/hosts): sm-notify -v refuses an
+    /// address without one.
+    fn has_name(&self, ip: IpAddr) -> bool;
     fn sleep(&self, d: Duration);
 }
 
@@ -204,7 +207,61 @@ impl Host for System {
         std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
     }
 
+    fn has_name(&self, ip: IpAddr) -> bool {
+        reverse_name(ip).is_some()
+    }
+
     fn sleep(&self, d: Duration) {
         std::thread::sleep(d);
     }
+}
+
+/// The name of `ip` as sm-notify looks it up (getnameinfo, NI_NAMEREQD).
+pub fn reverse_name(ip: IpAddr) -> Option<String> {
+    let mut host = [0 as libc::c_char; 1025];
+    let lookup = |sa: *const libc::sockaddr, len: usize, host: &mut [libc::c_char]| {
+        // SAFETY: sa points to a sockaddr of len bytes that lives for the
+        // call; host is NI_MAXHOST long and getnameinfo NUL-terminates it.
+        unsafe {
+            libc::getnameinfo(
+                sa,
+                len as libc::socklen_t,
+                host.as_mut_ptr(),
+                host.len() as libc::socklen_t,
+                std::ptr::null_mut(),
+                0,
+                libc::NI_NAMEREQD,
+            )
+        }
+    };
+    let rc = match ip {
+        IpAddr::V4(a) => {
+            // SAFETY: sockaddr_in is plain old data; all zeroes is valid.
+            let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
+            lookup(
+                std::ptr::addr_of!(sin).cast(),
+                std::mem::size_of::<libc::sockaddr_in>(),
+                &mut host,
+            )
+        }
+        IpAddr::V6(a) => {
+            // SAFETY: sockaddr_in6 is plain old data; all zeroes is valid.
+            let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_addr.s6_addr = a.octets();
+            lookup(
+                std::ptr::addr_of!(sin6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>(),
+                &mut host,
+            )
+        }
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo succeeded, so host holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
 }

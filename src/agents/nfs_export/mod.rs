@@ -428,11 +428,19 @@ fn notifier_pidfile(ctx: &Ctx) -> std::path::PathBuf {
 /// sm-notify once each address is up: it silently sends nothing from an
 /// address this node does not have yet, and the floating IP starts after
 /// this resource.
-fn start_notify(ctx: &Ctx, srv: &Server) -> Result<(), OcfError> {
+fn start_notify(ctx: &Ctx, srv: &Server, host: &dyn Host) -> Result<(), OcfError> {
     if srv.v4_only || srv.notify_ips.is_empty() {
         return Ok(());
     }
     background::stop(&notifier_pidfile(ctx), NOTIFIER, Duration::from_millis(500))?;
+    for ip in &srv.notify_ips {
+        if !host.has_name(*ip) {
+            log::error!(
+                "nfs_ip {ip} has no name in DNS or /etc/hosts on this node: sm-notify refuses \
+                 such an address, and NFSv3 clients are not told to reclaim their locks"
+            );
+        }
+    }
     ctx.state.ensure()?;
     let ips = srv.notify_ips.clone();
     let pid = background::spawn(&notifier_pidfile(ctx), NOTIFIER, move || {
@@ -445,10 +453,16 @@ fn start_notify(ctx: &Ctx, srv: &Server) -> Result<(), OcfError> {
                 }
                 std::thread::sleep(Duration::from_millis(500));
             }
-            let r = std::process::Command::new(SM_NOTIFY)
+            match std::process::Command::new(SM_NOTIFY)
                 .args(["-f", "-v", &ip.to_string()])
-                .status();
-            log::info!("sm-notify -f -v {ip}: {r:?}");
+                .status()
+            {
+                Ok(st) if st.success() => log::info!("sm-notify -f -v {ip}: done"),
+                Ok(st) => log::error!(
+                    "sm-notify -f -v {ip} failed ({st}): NFSv3 clients were not notified"
+                ),
+                Err(e) => log::error!("cannot run sm-notify: {e}"),
+            }
         }
     })?;
     log::info!("NFSv3 clients are notified by pid {pid} once the address is up");
@@ -517,7 +531,7 @@ fn start_with(ctx: &Ctx, cfg: &Config, host: &dyn Host) -> Result<(), OcfError> 
         ));
     }
     if let Some(srv) = &cfg.server {
-        start_notify(ctx, srv)?;
+        start_notify(ctx, srv, host)?;
     }
     log::info!("exported {}", pairs(&p.present));
     Ok(())

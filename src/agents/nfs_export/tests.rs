@@ -131,6 +131,9 @@ impl Host for FakeHost {
     fn is_local(&self, _ip: IpAddr) -> bool {
         true
     }
+    fn has_name(&self, _ip: IpAddr) -> bool {
+        true
+    }
     fn sleep(&self, _d: Duration) {}
 }
 
