@@ -38,13 +38,21 @@ import hashlib, os, sys, time
 path, acks, stop = sys.argv[1], sys.argv[2], sys.argv[3]
 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 log = open(acks, "a")
+errors = open(acks + ".errors", "a")
 n = 0
 while not os.path.exists(stop):
     payload = ("%016d" % (n * 7919)).encode()
     body = b"%010d " % n + hashlib.sha256(b"%d:" % n + payload).hexdigest()[:32].encode() \
         + b" " + payload
-    os.pwrite(fd, body.ljust(63, b".") + b"\n", n * 64)
-    os.fsync(fd)
+    try:
+        os.pwrite(fd, body.ljust(63, b".") + b"\n", n * 64)
+        os.fsync(fd)
+    except OSError as e:
+        # Not acknowledged: the same record is written again.
+        errors.write("%d %.3f %s\n" % (n, time.time(), e.errno))
+        errors.flush()
+        time.sleep(1)
+        continue
     log.write("%d %.3f\n" % (n, time.time()))
     log.flush()
     os.fsync(log.fileno())
@@ -118,6 +126,8 @@ class Stack:
         def one(vm):
             vm.run(f"drbdadm down {DRBD_RES} 2>/dev/null; dmsetup remove wbc 2>/dev/null; true")
             vm.run(f"umount {MNT} 2>/dev/null; mkdir -p {MNT}; true")
+            # sm-notify needs a name for the address it notifies from.
+            vm.run(f"grep -q '^{VIP} ' /etc/hosts || echo '{VIP} storha-nfs' >> /etc/hosts")
             vm.run(f"dd if=/dev/zero of={self.lab.cache_dev} bs=1M count=1 oflag=direct "
                    f"status=none; wipefs -qa {HDD}; dd if=/dev/zero of={HDD} bs=1M count=4 "
                    "oflag=direct status=none")
@@ -215,6 +225,7 @@ class Stack:
         self.client.put_bytes("/tmp/stack-writer.py", WRITER)
         self.client.put_bytes("/tmp/stack-checker.py", CHECKER)
         self.client.run(f"rm -f {self.stop_file} /tmp/stack-acks-*")
+        self.client.run("pkill -f stack-writer.py; true")
         self.umount_all()
         self.mount_all()
         for name in self.mounts:
@@ -233,6 +244,15 @@ class Stack:
     def acked(self, name):
         out = self.client.run(f"cat /tmp/stack-acks-{name}", check=False).out
         return len([line for line in out.splitlines() if line.strip()])
+
+    def write_errors(self):
+        """{mount: [errno, ...]} of the writes or fsyncs that failed (and were
+        retried) so far."""
+        out = {}
+        for name in self.mounts:
+            text = self.client.run(f"cat /tmp/stack-acks-{name}.errors", check=False).out
+            out[name] = [int(line.split()[2]) for line in text.splitlines() if line.strip()]
+        return out
 
     def stop_writers(self):
         self.client.run(f"touch {self.stop_file}; sleep 2")
@@ -345,6 +365,7 @@ class Stack:
         """The fenced node is back on (the fencing was a reboot through the
         strip): its cluster stack starts, and it comes back as Unpromoted and
         resyncs."""
+        vm.ssh_close()
         if not storhalab.VM(self.lab, vm.name).pid():
             self.lab.boot_again(vm.name)
         vm.wait_ssh()
@@ -375,9 +396,10 @@ class Stack:
             pass
         self.umount_all(force=True)
         for vm in self.nodes:
+            vm.ssh_close()
             if not storhalab.VM(self.lab, vm.name).pid():
                 self.lab.boot_again(vm.name)
-                vm.wait_ssh()
+            vm.wait_ssh()
             vm.run("systemctl start corosync pacemaker", check=False)
         self.lab.wait_cluster(online=self.lab.node_names, timeout=600)
         self.lab.reset_cluster()

@@ -90,7 +90,7 @@ def test_examples_verify_and_both_forms_agree(node1):
             if isinstance(a, dict):
                 diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
             else:
-                diff = (sorted(set(a) - set(b)), sorted(set(b) - set(a)))
+                diff = ([x for x in a if x not in b], [x for x in b if x not in a])
             assert a == b, f"stack-{n}: the crmsh and pcs forms differ in {part} (crm, pcs): {diff}"
         assert crm[0]["ms_drbd"][0] == "clone" and ("promotable", "true") in crm[0]["ms_drbd"][2]
         print(f"stack-{n}: {len(crm[0])} resources, {len(crm[1])} constraints, "
@@ -124,7 +124,7 @@ def test_power_off_failover_rejoin_and_switchback_lose_no_acknowledged_write(
         print(f"\nservice on {primary.name}; writers running; {dirty} dirty cache blocks there")
 
         timeline, survivor = s.power_off(primary)
-        assert survivor is other
+        assert survivor.name == other.name
         order = ["node lost", "fenced", "promoted", "exported", "address up",
                  "client's first write served"]
         print("timeline from the power-off: "
@@ -153,6 +153,7 @@ def test_power_off_failover_rejoin_and_switchback_lose_no_acknowledged_write(
                      describe=lambda: survivor.run("cibadmin -Q -o constraints").out)
         assert lab.resource_roles("p_drbd").get(primary.name) == "Unpromoted", s.crm_text()
         assert s.service_node() == survivor.name, "no fail-back (resource-stickiness)"
+        print(f"write errors the client saw (then retried): {s.write_errors()}")
 
         # A planned switchover back to it: its copy, resynced, serves every
         # acknowledged record.
