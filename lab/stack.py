@@ -225,7 +225,7 @@ class Stack:
         self.client.put_bytes("/tmp/stack-writer.py", WRITER)
         self.client.put_bytes("/tmp/stack-checker.py", CHECKER)
         self.client.run(f"rm -f {self.stop_file} /tmp/stack-acks-*")
-        self.client.run("pkill -f stack-writer.py; true")
+        self.client.run("pkill -f '[s]tack-writer.py'; true")
         self.umount_all()
         self.mount_all()
         for name in self.mounts:
