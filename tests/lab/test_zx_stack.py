@@ -103,11 +103,15 @@ def test_examples_verify_and_both_forms_agree(node1):
         print(f"stack-{n}: {len(crm[0])} resources, {len(crm[1])} constraints, "
               f"{len(crm[4])} fencing levels; crmsh and pcs forms identical")
     # DRBD's resource files parse (drbdadm of drbd-utils 9.22 reads both dialects).
-    for res in ("r0-2node.res", "vdi-3node.res"):
+    # Each in its own dialect (the module loaded here is 8.4) and as one of
+    # its hosts.
+    for res, version, host in (("r0-2node.res", "8.4.0", "node1"),
+                               ("vdi-3node.res", "9.0.0", "stor1")):
         with open(os.path.join(EXAMPLES, "drbd", res)) as f:
             node1.put_bytes(f"/tmp/{res}", f.read())
         name = res.split("-")[0]
         r = node1.run(f"printf 'include \"/tmp/{res}\";\\n' > /tmp/drbd-{res}.conf; "
+                      f"__DRBD_NODE__={host} DRBD_DRIVER_VERSION_OVERRIDE={version} "
                       f"drbdadm -c /tmp/drbd-{res}.conf dump {name}", check=False)
         assert r.rc == 0 and f"resource {name}" in r.out, f"{res}: {r}"
         assert "fence-peer" in r.out and "after-resync-target" in r.out, r.out
