@@ -34,7 +34,7 @@ BUILD_ENV   :=
 RELEASE_BIN := target/release/storha
 endif
 
-.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata man deb demo clean
+.PHONY: all build deps test test-all bench bench-host bench-lab install uninstall metadata man deb demo demo-ip soak clean
 
 all: build
 
@@ -55,10 +55,23 @@ test: build
 # LAB=skip skips it (loudly, and never when CI is set).
 test-all: deps test lab-test-all
 
-# The main job: a floating IP under a real single-node Pacemaker, shown with crm_mon.
-# KEEP=1 leaves the cluster running afterwards.
-demo: deps
+# The main job: the whole stack in the lab (two storage nodes and a client VM),
+# failed over by powering the Primary off at its strip, with a timeline and the
+# client's data check. KEEP=1 leaves the lab running afterwards.
+demo: deps build
+	lab/host-deps.sh
+	$(LAB_PYTHON) lab/demo.py
+
+# The quick one, on this host alone: a floating IP under a real single-node
+# Pacemaker, shown with crm_mon. KEEP=1 leaves the cluster running.
+demo-ip: deps
 	scripts/demo.sh
+
+# Failover after failover of the whole stack in the lab (ROUNDS=20 by default):
+# records written, acknowledged and lost. KEEP=1 leaves the lab running.
+soak: deps build
+	lab/host-deps.sh
+	$(LAB_PYTHON) lab/soak.py
 
 # Benchmarks, side by side with the reference agents, as ratios in one run.
 bench: bench-host bench-lab
@@ -74,7 +87,7 @@ bench-lab:
 	@if $(LAB_CLI) status 2>/dev/null | grep -q " pid "; then \
 		echo "bench-lab: a lab is running; not touching it. Run 'make lab-bench' if it is yours."; \
 	else \
-		$(MAKE) --no-print-directory lab-up && \
+		$(MAKE) --no-print-directory lab-up CLIENT=1 && \
 		{ $(MAKE) --no-print-directory lab-bench; rc=$$?; $(MAKE) --no-print-directory lab-down; exit $$rc; }; \
 	fi
 

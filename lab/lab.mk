@@ -49,6 +49,11 @@ lab-test: lab-install
 # Monitor-time baselines of the reference agents, in the running lab.
 lab-bench:
 	$(LAB_PYTHON) lab/bench.py
+	@if $(LAB_CLI) status 2>/dev/null | grep -q "client"; then \
+		$(LAB_PYTHON) lab/bench_failover.py; \
+	else \
+		echo "lab-bench: no client VM in this lab: the failover benchmark needs one (CLIENT=1)"; \
+	fi
 
 lab-logs:
 	$(LAB_CLI) logs lab/artifacts/manual
