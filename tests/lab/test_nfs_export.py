@@ -1,22 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """storha's nfs-export in the lab: ocf-tester with the server managed by the
 agent, hostile parameters, exit codes side by side with ClusterLabs'
-exportfs, and a planned switchover under Pacemaker (DRBD 8.4, Filesystem,
-nfs-export, floating-ip) while a client writes self-checking records over
-NFSv3 and NFSv4.2."""
+exportfs, and NFSv4.2 paths with and without a pseudo-root. The planned
+switchover and the power-off failover under Pacemaker, with a client writing
+self-checking records over NFSv3 and NFSv4.2, are the whole stack's test
+(test_zx_stack.py)."""
 
 import shlex
 
-import drbd
 import storhalab
 
 AGENT = "/usr/lib/ocf/resource.d/storha/nfs-export"
 EXPORTFS = "/usr/lib/ocf/resource.d/heartbeat/exportfs"
 NET = f"{storhalab.SUBNET}.0/24"
-VIP = storhalab.FREE_IPS[5]
-MNT = "/srv/nfs"          # the DRBD filesystem
-DATA = f"{MNT}/data"      # the export
-STATE = f"{MNT}/state"    # the server's shared state
 
 
 def agent(vm, action, params, path=AGENT, env="", check=False):
@@ -206,136 +202,3 @@ def test_exit_codes_match_exportfs(node1):
     finally:
         node1.run("exportfs -ua; systemctl stop nfs-server", check=False, timeout=120)
         quiet_server(node1)
-
-
-CRM = f"""
-primitive p_drbd ocf:linbit:drbd params drbd_resource={drbd.RESOURCE} \\
-    op monitor interval=29s role=Promoted timeout=60s \\
-    op monitor interval=31s role=Unpromoted timeout=60s \\
-    op start timeout=240s op stop timeout=100s op promote timeout=90s op demote timeout=90s
-clone ms_drbd p_drbd meta promotable=true promoted-max=1 promoted-node-max=1 \\
-    clone-max=2 clone-node-max=1 notify=true
-primitive p_fs ocf:heartbeat:Filesystem \\
-    params device=/dev/drbd0 directory={MNT} fstype=ext4 \\
-    op monitor interval=20s timeout=60s op start timeout=120s op stop timeout=120s
-primitive p_nfs ocf:storha:nfs-export \\
-    params directory={DATA} clientspec={NET} options=rw,sync,no_root_squash,no_subtree_check \\
-        fsid=101 create_directory=true nfs_shared_infodir={STATE} nfs_server_scope=storha-lab \\
-        nfs_ip={VIP} lease_time=15 grace_time=15 \\
-    op monitor interval=10s timeout=30s \\
-    op monitor interval=31s timeout=30s OCF_CHECK_LEVEL=10 \\
-    op start timeout=120s op stop timeout=120s
-primitive p_vip ocf:storha:floating-ip params ip={VIP} cidr_netmask=24 \\
-    op monitor interval=10s timeout=20s
-group g_nfs p_fs p_nfs p_vip
-colocation c_nfs_on_primary inf: g_nfs ms_drbd:Promoted
-order o_promote_before_nfs Mandatory: ms_drbd:promote g_nfs:start
-location l_nfs_nodes g_nfs rule -inf: #uname ne node1 and #uname ne node2
-location l_drbd_nodes ms_drbd rule -inf: #uname ne node1 and #uname ne node2
-"""
-
-# Writes record N at offset N*64: "N sha256(N,payload)[:32] payload", each
-# fsync'd; prints N to the acknowledgement log only after fsync returned.
-WRITER = r"""
-import hashlib, os, sys, time
-path, acks = sys.argv[1], sys.argv[2]
-fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-log = open(acks, "a")
-n = 0
-while not os.path.exists("/tmp/stop-writers"):
-    payload = ("%016d" % (n * 7919)).encode()
-    body = b"%010d " % n + hashlib.sha256(b"%d:" % n + payload).hexdigest()[:32].encode() + b" " + payload
-    rec = body.ljust(63, b".") + b"\n"
-    os.pwrite(fd, rec, n * 64)
-    os.fsync(fd)
-    log.write("%d\n" % n); log.flush(); os.fsync(log.fileno())
-    n += 1
-    time.sleep(0.05)
-"""
-
-CHECKER = r"""
-import hashlib, sys
-data = open(sys.argv[1], "rb").read()
-acked = [int(x) for x in open(sys.argv[2]).read().split()]
-bad = []
-for n in acked:
-    rec = data[n * 64:(n + 1) * 64]
-    try:
-        seq, digest, payload = rec.rstrip(b"\n").rstrip(b".").split(b" ")
-        ok = int(seq) == n and digest == hashlib.sha256(b"%d:" % n + payload).hexdigest()[:32].encode()
-    except ValueError:
-        ok = False
-    if not ok:
-        bad.append(n)
-print(len(acked), len(bad), bad[:10])
-"""
-
-
-def located(lab, rsc):
-    return [n for n, role in lab.resource_roles(rsc).items() if role == "Started"]
-
-
-def test_switchover_under_pacemaker_keeps_every_acknowledged_write(cluster, node1, node2, client):
-    lab = cluster
-    nodes = [node1, node2]
-    for vm in nodes:
-        quiet_server(vm)
-        vm.run(f"mkdir -p {MNT}")
-    drbd.prepare(lab, nodes)
-    node1.run(f"drbdadm primary {drbd.RESOURCE} && mkfs.ext4 -q -F /dev/drbd0 && "
-              f"drbdadm secondary {drbd.RESOURCE}", timeout=300)
-    drbd.down(lab, nodes)
-    mounts = {"v3": "vers=3,proto=tcp,nolock", "v42": "vers=4.2"}
-    try:
-        node1.put_bytes("/tmp/nfs.crm", CRM)
-        node1.run("crm configure load update /tmp/nfs.crm", timeout=300)
-        first = lab.wait_for(lambda: located(lab, "p_vip"), 600, "g_nfs started",
-                             describe=lambda: node1.run("crm_mon -1 -r", check=False).out)[0]
-        primary = lab.vm(first)
-        other = next(n for n in nodes if n is not primary)
-        assert primary.run("findmnt -n -o SOURCE /var/lib/nfs", check=False).out.strip() != ""
-        assert primary.run("cat /proc/fs/nfsd/threads").out.strip() == "8"
-
-        client.put_bytes("/tmp/writer.py", WRITER)
-        client.put_bytes("/tmp/checker.py", CHECKER)
-        client.run("rm -f /tmp/stop-writers /tmp/acks-*")
-        for name, opts in mounts.items():
-            client.run(f"mkdir -p /mnt/{name} && mount -t nfs -o {opts},hard,timeo=50 "
-                       f"{VIP}:{DATA} /mnt/{name}", timeout=240)
-            assert DATA in client.run(f"findmnt -n -o SOURCE /mnt/{name}").out
-            client.run(f"setsid python3 /tmp/writer.py /mnt/{name}/records-{name} "
-                       f"/tmp/acks-{name} </dev/null >/tmp/writer-{name}.log 2>&1 &")
-
-        def acked(name):
-            return len(client.run(f"cat /tmp/acks-{name}", check=False).out.split())
-
-        lab.wait_for(lambda: all(acked(n) >= 20 for n in mounts), 120, "writers running")
-        before = {n: acked(n) for n in mounts}
-
-        node1.run(f"crm_resource --move --resource g_nfs --node {other.name}")
-        lab.wait_for(lambda: located(lab, "p_vip") == [other.name], 600,
-                     f"g_nfs moved to {other.name}",
-                     describe=lambda: node1.run("crm_mon -1 -r", check=False).out)
-        node1.run("crm_resource --clear --resource g_nfs")
-        # The old node let go of everything: no threads, no bind mount.
-        assert primary.run("cat /proc/fs/nfsd/threads", check=False).out.strip() in ("", "0")
-        assert primary.run("findmnt -n /var/lib/nfs", check=False).out.strip() == ""
-        # Both writers carry on through the new server.
-        lab.wait_for(lambda: all(acked(n) >= before[n] + 40 for n in mounts), 300,
-                     "writers resumed after the switchover",
-                     describe=lambda: str({n: acked(n) for n in mounts}))
-        client.run("touch /tmp/stop-writers; sleep 2")
-        for name, opts in mounts.items():
-            client.run(f"umount /mnt/{name}", timeout=180)
-            client.run(f"mount -t nfs -o {opts} {VIP}:{DATA} /mnt/{name}", timeout=240)
-            out = client.run(f"python3 /tmp/checker.py /mnt/{name}/records-{name} "
-                             f"/tmp/acks-{name}").out.split(" ", 2)
-            assert int(out[0]) > before[name] and out[1] == "0", f"{name}: {out}"
-            client.run(f"umount /mnt/{name}", timeout=180)
-        failed = node1.run("crm_mon -1 -r --output-as=xml", check=False).out
-        assert "<failure " not in failed, failed
-    finally:
-        client.run("touch /tmp/stop-writers; sleep 1; umount -f /mnt/v3 /mnt/v42", check=False,
-                   timeout=180)
-        lab.reset_cluster()
-        drbd.down(lab, nodes)
