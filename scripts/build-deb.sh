@@ -56,7 +56,11 @@ install -d -m 0755 "$root/usr/share/bash-completion/completions" \
 # Documentation: README, example configurations, copyright, changelog.
 doc=$root/usr/share/doc/storha
 install -d -m 0755 "$doc/crm-examples"
-install -m 0644 "$top"/crm-examples/*.crm "$doc/crm-examples/"
+# Every example, crmsh and pcs forms and DRBD's resource files (crm-examples/drbd/).
+(cd "$top/crm-examples" && find . -type f | sort) | while read -r f; do
+	case $f in *.sh) mode=0755 ;; *) mode=0644 ;; esac
+	install -D -m "$mode" "$top/crm-examples/$f" "$doc/crm-examples/$f"
+done
 gzip -9nc "$top/README.md" >"$doc/README.md.gz"
 crates=$(cd "$top" && cargo tree --locked --offline -e normal --prefix none \
   --format '{p}: {l}' 2>/dev/null | grep -v -e '(\*)' -e '^storha ' | sort -u |

@@ -4,6 +4,7 @@ and its prerm's decisions, with crm_mon answers put on PATH."""
 
 import gzip
 import os
+import pathlib
 import re
 import stat
 import struct
@@ -126,8 +127,11 @@ def test_manuals_completions_and_docs(deb):
     zsh = (root / "usr/share/zsh/vendor-completions/_storha").read_text()
     assert zsh.startswith("#compdef storha")
     doc = root / "usr/share/doc/storha"
-    examples = sorted(os.listdir(os.path.join(TOP, "crm-examples")))
-    assert sorted(os.listdir(doc / "crm-examples")) == examples
+    src = pathlib.Path(TOP, "crm-examples")
+    examples = sorted(str(p.relative_to(src)) for p in src.rglob("*") if p.is_file())
+    shipped = doc / "crm-examples"
+    assert sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file()) \
+        == examples
     copyright = (doc / "copyright").read_text()
     assert copyright.startswith("Format: https://www.debian.org/doc/packaging-manuals/"
                                 "copyright-format/1.0/")
