@@ -7,4 +7,5 @@ pub mod drbd_tuned;
 pub mod floating_ip;
 pub mod ipstrip;
 pub mod nfs_export;
+pub mod procfs;
 pub mod writeboost_cache;
