@@ -90,6 +90,29 @@ pub fn command() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("doctor")
+                .about("Check that this node is ready to join the stack, with the fix for each problem")
+                .long_about(
+                    "Check that this node is ready to join the stack, reading only: kernel \
+                     modules (drbd, dm_writeboost, nfsd, dm_mod), the tools and their versions \
+                     (drbdadm, corosync, pacemakerd, exportfs, rpc.nfsd, rpc.mountd), the DRBD \
+                     configuration (drbdadm sh-nop, drbdadm dump), node names that agree \
+                     between uname, Pacemaker (crm_node -n), corosync.conf's nodelist and \
+                     DRBD's on-sections, drbd.service and nfs-server.service not enabled at boot \
+                     (Pacemaker owns them), the corosync links (corosync-cfgtool -s), time sync \
+                     (timedatectl), the superblock of each writeboost-cache resource's \
+                     cache_dev (read, never written) and the power strips of the fence_ipstrip \
+                     devices (a monitor call each). Each check says ok, WARN or FAIL, what is \
+                     wrong, and the fix. Exit status 0 when no check fails, 1 otherwise.",
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("Print the checks as JSON"),
+                ),
+        )
+        .subcommand(
             Command::new("active")
                 .about("List the storha resources Pacemaker runs on this node")
                 .long_about(
@@ -293,6 +316,9 @@ fn parse(args: &[OsString]) -> Result<Parsed, clap::Error> {
         Some(("status", s)) => Parsed::Status {
             json: s.get_flag("json"),
         },
+        Some(("doctor", s)) => Parsed::Doctor {
+            json: s.get_flag("json"),
+        },
         Some(("active", s)) => Parsed::Active {
             json: s.get_flag("json"),
         },
@@ -323,6 +349,7 @@ enum Parsed {
     Completions(String),
     Active { json: bool },
     Status { json: bool },
+    Doctor { json: bool },
     Run(Invocation),
 }
 
@@ -407,6 +434,21 @@ pub fn main(args: &[OsString]) -> u8 {
                 print!("{}", crate::status::text(&report));
             }
             return u8::from(!report.problems.is_empty());
+        }
+        Ok(Parsed::Doctor { json }) => {
+            let runner = crate::cmd::SystemRunner::new(crate::deadline::Deadline::after(
+                Duration::from_secs(120),
+            ));
+            let report = crate::doctor::judge(&crate::doctor::gather(&runner));
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                print!("{}", crate::doctor::text(&report));
+            }
+            return u8::from(report.failed > 0);
         }
         Err(e) => {
             // --help and --version are "errors" that print to stdout and exit 0.

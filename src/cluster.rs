@@ -134,6 +134,20 @@ pub type Primitive = (String, Vec<(String, String)>);
 /// CIB's resources section (`cibadmin --query --scope resources`):
 /// (resource id, [(name, value)]).
 pub fn cib_primitives(xml: &str, agent: &str) -> Result<Vec<Primitive>, String> {
+    cib_primitives_of(xml, "ocf", Some("storha"), agent)
+}
+
+/// The fence devices of one fence agent (`class="stonith"`) in the CIB.
+pub fn cib_fence_devices(xml: &str, agent: &str) -> Result<Vec<Primitive>, String> {
+    cib_primitives_of(xml, "stonith", None, agent)
+}
+
+fn cib_primitives_of(
+    xml: &str,
+    class: &str,
+    provider: Option<&str>,
+    agent: &str,
+) -> Result<Vec<Primitive>, String> {
     let mut reader = Reader::from_str(xml);
     let mut found = Vec::new();
     let mut current: Option<Primitive> = None;
@@ -144,8 +158,8 @@ pub fn cib_primitives(xml: &str, agent: &str) -> Result<Vec<Primitive>, String> 
             .map_err(|e| format!("the CIB is not XML: {e}"))?;
         match ev {
             Event::Start(ref e) if e.name().as_ref() == b"primitive" => {
-                let ours = attr(e, b"class").as_deref() == Some("ocf")
-                    && attr(e, b"provider").as_deref() == Some("storha")
+                let ours = attr(e, b"class").as_deref() == Some(class)
+                    && attr(e, b"provider").as_deref() == provider
                     && attr(e, b"type").as_deref() == Some(agent);
                 current = ours.then(|| (attr(e, b"id").unwrap_or_default(), Vec::new()));
             }

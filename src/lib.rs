@@ -7,6 +7,7 @@ pub mod agents;
 pub mod cluster;
 pub mod cmd;
 pub mod deadline;
+pub mod doctor;
 pub mod fence;
 pub mod manpage;
 pub mod net;
