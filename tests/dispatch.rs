@@ -206,6 +206,40 @@ fn status_without_a_cluster_says_what_it_did_not_look_at() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `storha doctor --json` where none of the cluster's tools is on PATH:
+/// each missing one is a failed check with the package that brings it, and
+/// the exit status is 1.
+#[test]
+fn doctor_without_the_tools_fails_and_says_what_to_install() {
+    let (dir, _) = link("unused");
+    let path = dir.display().to_string();
+    let out = run(
+        &PathBuf::from(BIN),
+        &["doctor", "--json"],
+        &[("PATH", &path)],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let checks = doc["checks"].as_array().expect("checks");
+    let find = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no check {name}: {doc}"))
+    };
+    assert_eq!(find("tool drbdadm")["status"], "fail", "{doc}");
+    assert_eq!(find("tool drbdadm")["fix"], "apt install drbd-utils");
+    assert_eq!(find("tool corosync")["status"], "fail");
+    assert_eq!(find("tool pacemaker")["status"], "fail");
+    assert!(doc["failed"].as_u64().is_some_and(|n| n >= 3), "{doc}");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let out = run(&PathBuf::from(BIN), &["doctor"], &[("PATH", &path)]);
+    let t = text(&out.stdout);
+    assert!(t.contains("FAIL  tool drbdadm"), "{t}");
+    assert!(t.contains("fix: apt install drbd-utils"), "{t}");
+    assert!(t.contains("NOT ready"), "{t}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn admin_sets_the_ocf_environment_and_reports_the_code() {
     let bin = PathBuf::from(BIN);
