@@ -4,10 +4,11 @@
 //! CIB's resources, the kernel's addresses over netlink), with what is
 //! wrong in words. Nothing is changed and no agent action is run.
 //!
-//! First version: writeboost devices, DRBD 8.4 (/proc/drbd), the floating
-//! IPs of the configured storha resources.
+//! First version: writeboost devices, DRBD 8.4 (/proc/drbd) and DRBD 9
+//! (`drbdsetup status --json`), the floating IPs of the configured storha
+//! resources.
 
-use crate::agents::drbd_tuned::state::parse_proc_drbd;
+use crate::agents::drbd_tuned::state::{parse_proc_drbd, parse_status_json, proc_version, Summary};
 use crate::agents::writeboost_cache::dm::parse_status;
 use crate::cluster;
 use crate::cmd::{Cmd, CmdError, Runner};
@@ -38,6 +39,8 @@ pub struct Inputs {
     pub dm_status: Read,
     /// /proc/drbd; None when the module is not loaded.
     pub proc_drbd: Option<String>,
+    /// `drbdsetup status --json`, read only when /proc/drbd says DRBD 9.
+    pub drbd9_json: Option<Read>,
     /// crm_mon's XML; Ok(None) when Pacemaker is not running here.
     pub crm_mon: Result<Option<String>, String>,
     /// The CIB's resources section, when Pacemaker runs.
@@ -66,6 +69,14 @@ pub struct Drbd {
     pub synced_pct: Option<f64>,
 }
 
+/// A DRBD 9 resource, from `drbdsetup status --json` (drbd-tuned's reader).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Drbd9 {
+    pub resource: String,
+    #[serde(flatten)]
+    pub state: Summary,
+}
+
 #[derive(Debug, Serialize, PartialEq)]
 pub struct FloatingIp {
     pub resource: String,
@@ -83,6 +94,7 @@ pub struct Report {
     pub pacemaker: bool,
     pub writeboost: Vec<Writeboost>,
     pub drbd: Vec<Drbd>,
+    pub drbd9: Vec<Drbd9>,
     pub floating_ips: Vec<FloatingIp>,
     /// What is wrong, in words; empty when all is well.
     pub problems: Vec<String>,
@@ -117,10 +129,26 @@ pub fn gather(runner: &dyn Runner) -> Inputs {
             .map_err(|e| e.to_string())
     });
     let node = cluster::node_name(runner);
+    let proc_drbd = std::fs::read_to_string("/proc/drbd").ok();
+    let drbd9_json = proc_drbd
+        .as_deref()
+        .and_then(proc_version)
+        .filter(|v| v.0 >= 9)
+        .map(|_| {
+            let cmd = Cmd::new("drbdsetup")
+                .args(["status", "--json"])
+                .timeout(Duration::from_secs(10));
+            match runner.run(&cmd) {
+                Ok(o) => Read::Got(o.stdout),
+                Err(CmdError::NotFound { .. }) => Read::Absent("drbdsetup is not installed".into()),
+                Err(e) => Read::Failed(e.to_string()),
+            }
+        });
     Inputs {
         node,
         dm_status,
-        proc_drbd: std::fs::read_to_string("/proc/drbd").ok(),
+        proc_drbd,
+        drbd9_json,
         crm_mon,
         cib,
         addrs: addresses(),
@@ -219,6 +247,12 @@ pub fn report(inp: &Inputs) -> Report {
             }
         }
     }
+    match &inp.drbd9_json {
+        None => {}
+        Some(Read::Absent(why)) => r.notes.push(format!("{why}: DRBD 9 not looked at")),
+        Some(Read::Failed(e)) => r.problems.push(format!("cannot read DRBD 9's state: {e}")),
+        Some(Read::Got(text)) => drbd9(&mut r, text),
+    }
     // Pacemaker and the floating IPs.
     let placed = match &inp.crm_mon {
         Ok(None) => {
@@ -267,6 +301,39 @@ pub fn report(inp: &Inputs) -> Report {
         }
     }
     r
+}
+
+/// Every resource of `drbdsetup status --json`, judged as drbd-tuned judges
+/// its own (a degraded state is said in the same words as its log).
+fn drbd9(r: &mut Report, text: &str) {
+    let names: Vec<String> = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.as_array().map(|l| {
+                l.iter()
+                    .filter_map(|x| x.get("name")?.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    if names.is_empty() && !text.trim_start().starts_with('[') {
+        r.problems
+            .push("drbdsetup status --json: the answer is not JSON".into());
+        return;
+    }
+    for name in names {
+        let Some(res) = parse_status_json(text, &name) else {
+            continue;
+        };
+        let state = Summary::from_9(&res);
+        if let Some(why) = state.degraded_reason() {
+            r.problems.push(format!("DRBD {name}: not healthy: {why}"));
+        }
+        r.drbd9.push(Drbd9 {
+            resource: name,
+            state,
+        });
+    }
 }
 
 fn drbd_problems(m: &crate::agents::drbd_tuned::state::Minor84, out: &mut Vec<String>) {
@@ -384,7 +451,7 @@ pub fn text(r: &Report) -> String {
         );
     }
     s.push_str("\nDRBD\n");
-    if r.drbd.is_empty() {
+    if r.drbd.is_empty() && r.drbd9.is_empty() {
         s.push_str("  none\n");
     }
     for d in &r.drbd {
@@ -401,6 +468,9 @@ pub fn text(r: &Report) -> String {
                 .map(|p| format!(" synced {p:.1}%"))
                 .unwrap_or_default()
         );
+    }
+    for d in &r.drbd9 {
+        let _ = writeln!(s, "  {:<8} {}", d.resource, d.state.line());
     }
     s.push_str("\nfloating IPs\n");
     if r.floating_ips.is_empty() {
@@ -476,6 +546,7 @@ mod tests {
             proc_drbd: Some(
                 "version: 8.4.11 (api:1/proto:86-101)\n 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n    ns:0 nr:0 dw:0 dr:0\n".into(),
             ),
+            drbd9_json: None,
             crm_mon: Ok(Some(MON.into())),
             cib: Some(Ok(CIB.into())),
             addrs: Ok(vec![("eth0".into(), "192.0.2.10".parse().expect("ip"), 24, true)]),
@@ -547,5 +618,41 @@ mod tests {
         assert!(r.problems.is_empty(), "{:?}", r.problems);
         assert_eq!(r.notes.len(), 3, "{:?}", r.notes);
         assert!(text(&r).contains("(Pacemaker not running)"));
+    }
+
+    #[test]
+    fn drbd9_resources_come_from_drbdsetup_status_json() {
+        let mut i = inputs();
+        i.proc_drbd = Some("version: 9.2.8 (api:2/proto:86-122)\n".into());
+        i.drbd9_json = Some(Read::Got(
+            include_str!("agents/drbd_tuned/fixtures/s9-connected-primary.json").into(),
+        ));
+        let r = report(&i);
+        assert!(r.drbd.is_empty());
+        assert_eq!(r.drbd9.len(), 1, "{:?}", r.drbd9);
+        assert_eq!(r.drbd9[0].state.role, "Primary");
+        assert!(
+            !r.problems.iter().any(|p| p.starts_with("DRBD ")),
+            "{:?}",
+            r.problems
+        );
+        let t = text(&r);
+        assert!(t.contains(&r.drbd9[0].state.line()), "{t}");
+        let j = serde_json::to_value(&r).expect("json");
+        assert_eq!(j["drbd9"][0]["role"], "Primary");
+
+        i.drbd9_json = Some(Read::Got(
+            include_str!("agents/drbd_tuned/fixtures/s9-three-nodes-sync.json").into(),
+        ));
+        let r = report(&i);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.starts_with("DRBD r0: not healthy")),
+            "{:?}",
+            r.problems
+        );
+        i.drbd9_json = Some(Read::Got("garbage".into()));
+        assert!(report(&i).problems.iter().any(|p| p.contains("not JSON")));
     }
 }
