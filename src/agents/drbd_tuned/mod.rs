@@ -125,6 +125,45 @@ impl Host for System {
     }
 }
 
+/// `storha drbd-split-brain`, run by DRBD as the split-brain handler: leaves
+/// the marker drbd-tuned's monitor reports, logs an error, resolves
+/// nothing. Returns the exit status (DRBD only logs it).
+pub fn split_brain_handler() -> u8 {
+    // DRBD runs handlers without Pacemaker's environment: log to syslog.
+    if std::env::var_os(crate::ocf::env::HA_LOGFACILITY).is_none() {
+        std::env::set_var(crate::ocf::env::HA_LOGFACILITY, "daemon");
+    }
+    let env = crate::ocf::OcfEnv::from_process();
+    crate::ocf::logging::init("drbd-split-brain", &env);
+    let call = match splitbrain::HandlerCall::from_env(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{e}");
+            return 1;
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dir = std::path::Path::new(env.rsctmp());
+    let boot = tune::Tree::system().boot_id();
+    match splitbrain::record(dir, &call, &boot, now) {
+        Ok(path) => {
+            log::error!(
+                "{}: split brain (DRBD's split-brain handler), noted in {}; {}",
+                call.resource,
+                path.display(),
+                splitbrain::advice(&call.resource)
+            );
+            0
+        }
+        Err(e) => {
+            log::error!("{}: split brain, but {e}", call.resource);
+            1
+        }
+    }
+}
+
 /// The state of the resource at one moment.
 struct Observed {
     flags: Flags,
@@ -450,11 +489,24 @@ impl<'a> Drbd<'a> {
                 || c == "Ahead"
                 || c == "Behind"
         });
+        let dir = self.ctx.state.dir();
         if connected {
             let _ = std::fs::remove_file(&path);
+            splitbrain::clear_handler(dir, self.res());
             return None;
         }
         if let Ok(ev) = std::fs::read_to_string(&path) {
+            return Some(ev);
+        }
+        // DRBD's split-brain handler said so (storha drbd-split-brain).
+        if let Some(ev) = splitbrain::from_handler(dir, self.res(), &self.host.tree().boot_id()) {
+            log::error!(
+                "{}: split brain: {ev}; {}",
+                self.res(),
+                splitbrain::advice(self.res())
+            );
+            let _ = self.ctx.state.ensure();
+            let _ = std::fs::write(&path, &ev);
             return Some(ev);
         }
         if !peers.iter().any(|p| p.connection == "StandAlone") {

@@ -787,6 +787,59 @@ fn split_brain_comes_from_the_kernel_log_never_from_standalone_alone() {
 }
 
 #[test]
+fn split_brain_from_drbds_handler_is_reported_for_this_boot_until_connected() {
+    let s = setup(&[RECURRING], false);
+    s.cache_minors();
+    let dir = std::path::PathBuf::from(s.env.rsctmp());
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("proc/sys/kernel/random")).unwrap();
+    std::fs::write(root.join("proc/sys/kernel/random/boot_id"), "b1\n").unwrap();
+    let host = |line: &str| {
+        let mut h = FakeHost::states(&[line]);
+        h.root = Some(root.clone());
+        h
+    };
+    let observe = |h: &FakeHost| {
+        let r = FakeRunner::new();
+        monitor_with(&s.ctx(&r, Action::Monitor), &s.cfg, h).unwrap();
+        assert!(r.calls().is_empty(), "{:?}", r.calls());
+        observe_with(&s.ctx(&r, Action::Monitor), &s.cfg, h).unwrap()
+    };
+    let call = splitbrain::HandlerCall {
+        resource: "r0".into(),
+        minor: Some("0".into()),
+        peer: None,
+    };
+    // A marker of an earlier boot is not this boot's split brain.
+    splitbrain::record(&dir, &call, "b0", 1).unwrap();
+    assert_eq!(
+        observe(&host(STANDALONE_PRIMARY))["split_brain"],
+        serde_json::Value::Null
+    );
+    // The handler ran in this boot: reported without a kernel message.
+    splitbrain::record(&dir, &call, "b1", 1_700_000_000).unwrap();
+    let v = observe(&host(STANDALONE_PRIMARY));
+    assert!(
+        v["split_brain"]
+            .as_str()
+            .unwrap()
+            .starts_with("DRBD's split-brain handler ran for r0"),
+        "{v}"
+    );
+    assert!(v["split_brain_resolution"]
+        .as_str()
+        .unwrap()
+        .contains("--discard-my-data r0"));
+    // Resolved and connected again: the marker goes with the report.
+    observe(&host(PRIMARY));
+    assert!(!splitbrain::marker_path(&dir, "r0").exists());
+    assert_eq!(
+        observe(&host(STANDALONE_PRIMARY))["split_brain"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
 fn drbd_options_go_over_the_configuration_after_every_adjust() {
     let s = setup(
         &[
