@@ -9,6 +9,7 @@
 //! in a node attribute.
 
 mod params;
+mod rdma;
 mod score;
 mod splitbrain;
 pub mod state;
@@ -763,8 +764,60 @@ fn tune_start(ctx: &Ctx, cfg: &Config, host: &dyn Host, v9: bool) {
     for w in t.apply(live, tune_limit(ctx)) {
         log::warn!("{}: tuning: {w}", cfg.resource);
     }
+    if let (true, Some(nic)) = (cfg.tune.soft_roce, &cfg.tune.nic) {
+        rdma_transport(ctx, cfg, host, &tree, nic, v9);
+    }
     if let (Some(nic), Some(_)) = (&cfg.tune.nic, cfg.tune.mtu) {
         check_peer_mtu(ctx, cfg, &tree, nic);
+    }
+}
+
+/// soft_roce on DRBD 9: the resource's transport from `drbdadm dump`, the
+/// RDMA transport module loaded before DRBD connects when the resource asks
+/// for it, and this node's address checked to be on the NIC. Warnings only.
+fn rdma_transport(
+    ctx: &Ctx,
+    cfg: &Config,
+    host: &dyn Host,
+    tree: &tune::Tree,
+    nic: &str,
+    v9: bool,
+) {
+    if !v9 {
+        log::warn!(
+            "{}: tuning: soft_roce: DRBD 8.4 has no RDMA transport; it replicates over TCP",
+            cfg.resource
+        );
+        return;
+    }
+    let cmd = drbdadm(cfg).args(["dump", cfg.resource.as_str()]);
+    let out = match ctx.runner.run(&cmd) {
+        Ok(o) => o,
+        Err(e) => {
+            log::warn!("{}: tuning: soft_roce: {e}", cfg.resource);
+            return;
+        }
+    };
+    let t = rdma::parse_dump(&out.stdout, &host.hostname());
+    let addrs: Vec<std::net::IpAddr> = tree.nic_addrs(nic).into_iter().map(|(a, _)| a).collect();
+    let (load, warnings) = rdma::plan(&t, &cfg.resource, nic, &addrs);
+    for w in warnings {
+        log::warn!("{}: tuning: {w}", cfg.resource);
+    }
+    if load {
+        match ctx
+            .runner
+            .run(&Cmd::new("modprobe").arg("drbd_transport_rdma"))
+        {
+            Ok(_) => log::info!(
+                "{}: tuning: DRBD's RDMA transport loaded for rxe_{nic}",
+                cfg.resource
+            ),
+            Err(e) => log::warn!(
+                "{}: tuning: soft_roce: the RDMA transport cannot be loaded: {e}",
+                cfg.resource
+            ),
+        }
     }
 }
 

@@ -1033,3 +1033,42 @@ fn the_mtu_is_set_before_attaching_and_published_for_the_peers() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn soft_roce_on_drbd9_loads_the_rdma_transport_the_resource_asks_for() {
+    let s = setup(&[("replication_nic", "eth1"), ("soft_roce", "true")], false);
+    let dump = include_str!("fixtures/dump9-rdma.txt").replace(" vm", " node1");
+    let root = std::path::PathBuf::from("/nonexistent/storha-test-root");
+    let on_nic = tune::Tree::fake(
+        &root,
+        vec![("eth1".into(), "10.0.2.1".parse().unwrap(), 24)],
+    );
+    let h = FakeHost::new(&[None]);
+    let r = FakeRunner::new()
+        .ok("drbdadm -c /etc/drbd.conf dump r0", &dump)
+        .ok("modprobe drbd_transport_rdma", "");
+    rdma_transport(&s.ctx(&r, Action::Start), &s.cfg, &h, &on_nic, "eth1", true);
+    assert_eq!(
+        r.calls(),
+        [
+            "drbdadm -c /etc/drbd.conf dump r0",
+            "modprobe drbd_transport_rdma"
+        ]
+    );
+    // The tcp transport: nothing loaded (a warning says how to use the link).
+    let tcp = include_str!("fixtures/dump9-tcp.txt").replace(" vm", " node1");
+    let r = FakeRunner::new().ok("drbdadm -c /etc/drbd.conf dump r0", &tcp);
+    rdma_transport(&s.ctx(&r, Action::Start), &s.cfg, &h, &on_nic, "eth1", true);
+    assert_eq!(r.calls(), ["drbdadm -c /etc/drbd.conf dump r0"]);
+    // DRBD 8.4: no program at all.
+    let r = FakeRunner::new();
+    rdma_transport(
+        &s.ctx(&r, Action::Start),
+        &s.cfg,
+        &h,
+        &on_nic,
+        "eth1",
+        false,
+    );
+    assert!(r.calls().is_empty());
+}
