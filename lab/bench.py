@@ -6,7 +6,9 @@ processes one monitor execs (strace -f, successful execve calls, the agent's
 own exec included). Then storha's writeboost-cache against its floors
 (scripts/bench-writeboost.sh, run inside node1): monitor against a plain
 `dmsetup status` of the same device, and stop with dirty data against the
-bare drain of the same data, both as ratios.
+bare drain of the same data, both as ratios. nfs-export against exportfs and
+nfsserver; drbd-tuned against ocf:linbit:drbd (monitor Promoted and
+Unpromoted with the programs each runs, promote and demote times).
 
 Runs against the running lab (`make lab-up`), on node1 (and node2 for DRBD's
 peer), outside Pacemaker: the cluster's resources are erased first.
@@ -32,6 +34,8 @@ REFERENCE = os.environ.get("BENCH_REFERENCE", "1") != "0"
 WRITEBOOST = os.environ.get("BENCH_WRITEBOOST", "1") != "0"
 NFS = os.environ.get("BENCH_NFS", "1") != "0"
 NFS_ROUNDS = int(os.environ.get("BENCH_NFS_ROUNDS", "3"))
+DRBD = os.environ.get("BENCH_DRBD", "1") != "0"
+DRBD_ROUNDS = int(os.environ.get("BENCH_DRBD_ROUNDS", "5"))
 
 # Runs one agent action RUNS times and prints one line per run: rc and
 # microseconds. Then counts the execs of one more run under strace.
@@ -198,6 +202,82 @@ def nfs(lab, n1):
           f"({osp / sp:.2f})")
 
 
+# What Pacemaker passes a promotable clone instance of two nodes; the feature
+# set makes drbd-tuned keep its promotion score and node attributes as it
+# does under Pacemaker (LINBIT's agent writes its score in any case).
+DRBD_ENV = (f"OCF_RESOURCE_INSTANCE=p_drbd OCF_RESKEY_drbd_resource={drbd.RESOURCE} "
+            "OCF_RESKEY_crm_feature_set=3.16.2 "
+            "OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_clone_node_max=1 "
+            "OCF_RESKEY_CRM_meta_promoted_max=1 OCF_RESKEY_CRM_meta_promoted_node_max=1 "
+            "OCF_RESKEY_CRM_meta_master_max=1 OCF_RESKEY_CRM_meta_master_node_max=1 "
+            "OCF_RESKEY_CRM_meta_notify=true")
+# drbd-tuned's per-boot cache of the score and attributes, made older than
+# every refresh interval: the periodic read-back of a steady state.
+DRBD_CACHE = "/run/resource-agents/storha-drbd-tuned-p_drbd.*"
+
+
+def drbd_tuned(lab, n1, n2):
+    """drbd-tuned against ocf:linbit:drbd in node1 over the lab's DRBD 8.4
+    resource (connected to node2, UpToDate): monitor Promoted and
+    Unpromoted, the programs each runs, then promote and demote times."""
+    print(f"\nbench: drbd-tuned against ocf:linbit:drbd on node1, {RUNS} monitors each, "
+          f"{DRBD_ROUNDS} promote/demote rounds each", flush=True)
+    lab.reset_cluster()
+    drbd.prepare(lab, [n1, n2])
+    agents = [("ocf:linbit:drbd", f"{OCF}/linbit/drbd"),
+              ("ocf:storha:drbd-tuned", f"{OCF}/storha/drbd-tuned")]
+    rows, expired, times = [], [], {a: ([], []) for a, _ in agents}
+    try:
+        for role, cmd, interval in (("Promoted", "primary", 10000),
+                                    ("Unpromoted", "secondary", 20000)):
+            n1.run(f"drbdadm {cmd} {drbd.RESOURCE}")
+            env = f"{DRBD_ENV} OCF_RESKEY_CRM_meta_interval={interval}"
+            for name, agent in agents:
+                rows.append((f"{name}, {role}",) + measure(n1, env, agent))
+            # One more monitor of drbd-tuned with its cache older than every
+            # refresh interval: what the periodic read-back costs.
+            r = n1.run(f"touch -d '-10 min' {DRBD_CACHE}; "
+                       f"OCF_ROOT=/usr/lib/ocf strace -f -qq -e trace=execve -e status=successful "
+                       f"-o /tmp/bench.strace env {env} {agents[1][1]} monitor >/dev/null 2>&1; "
+                       "awk -F'\"' '/execve/ {print $2}' /tmp/bench.strace", check=False)
+            progs = [os.path.basename(x) for x in r.out.split()][2:]
+            expired.append((role, progs))
+        n1.run(f"drbdadm secondary {drbd.RESOURCE}")
+        env = f"{DRBD_ENV} OCF_RESKEY_CRM_meta_interval=0"
+        for _ in range(DRBD_ROUNDS):
+            for name, agent in agents:
+                p, d = timed(n1, [f"{env} {agent} promote", f"{env} {agent} demote"])
+                times[name][0].append(p)
+                times[name][1].append(d)
+    finally:
+        n1.run(f"drbdadm secondary {drbd.RESOURCE}", check=False)
+        n1.run("OCF_RESOURCE_INSTANCE=p_drbd crm_attribute --promotion -l reboot -D; "
+               f"attrd_updater -n drbd-{drbd.RESOURCE}-replication -D; true", check=False)
+        drbd.down(lab, [n1, n2])
+
+    accel = "kvm" if "-enable-kvm" in storhalab.accel_args() else "tcg"
+    print(f"monitor, node1 ({accel}, 1 vCPU), DRBD 8.4 connected, both UpToDate:")
+    print(f"{'agent, role':42} {'mean ms':>8} {'sd':>7} {'min':>7} {'max':>7} {'rc':>5} {'execs':>6}")
+    for name, mean, sd, lo, hi, rcs, execs in rows:
+        print(f"{name:42} {mean:8.1f} {sd:7.1f} {lo:7.1f} {hi:7.1f} "
+              f"{','.join(map(str, sorted(rcs))):>5} {execs if execs is not None else '?':>6}")
+    for i in range(0, len(rows), 2):
+        ref, ours = rows[i], rows[i + 1]
+        print(f"{ref[0]} / drbd-tuned: {ref[1] / ours[1]:.1f}x (mean), "
+              f"{ref[3] / ours[3]:.1f}x (min); programs {ref[6]} against {ours[6]}")
+    for role, progs in expired:
+        print(f"drbd-tuned, {role}, cache older than every refresh: "
+              f"{len(progs)} programs ({', '.join(progs) or 'none'})")
+
+    def avg(v):
+        return sum(v) / len(v)
+    for name, _ in agents:
+        p, d = times[name]
+        print(f"{name:24} promote mean {avg(p):7.0f} ms (min {min(p):.0f}, max {max(p):.0f}); "
+              f"demote mean {avg(d):7.0f} ms (min {min(d):.0f}, max {max(d):.0f}), "
+              f"{DRBD_ROUNDS} rounds")
+
+
 def writeboost(n1, cache_dev):
     """storha's writeboost-cache against its floors, inside node1 (the
     script's own environment: WB_RUNS, WB_ROUNDS, WB_DIRTY_MIB)."""
@@ -228,6 +308,8 @@ def main():
         reference(lab, n1, n2)
     if NFS:
         nfs(lab, n1)
+    if DRBD:
+        drbd_tuned(lab, n1, n2)
     if WRITEBOOST:
         if not REFERENCE:
             lab.reset_cluster()

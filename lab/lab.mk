@@ -46,7 +46,8 @@ lab-install:
 lab-test: lab-install
 	$(LAB_PYTHON) -m pytest -p no:cacheprovider -rs -v tests/lab $(PYTEST_ARGS)
 
-# Monitor-time baselines of the reference agents, in the running lab.
+# Monitor-time baselines of the reference agents and storha's agents against
+# them (BENCH_DRBD=0, BENCH_NFS=0, ... leave a part out), in the running lab.
 lab-bench:
 	$(LAB_PYTHON) lab/bench.py
 	@if $(LAB_CLI) status 2>/dev/null | grep -q "client"; then \

@@ -129,6 +129,18 @@ pub fn command() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("drbd-split-brain")
+                .about("DRBD's split-brain handler: note the split brain for drbd-tuned's monitor")
+                .long_about(
+                    "Run by DRBD as the resource's split-brain handler (handlers { split-brain \
+                     \"/usr/bin/storha drbd-split-brain\"; }), when DRBD found a split brain its \
+                     after-sb policies did not resolve. Leaves a marker for the resource \
+                     (DRBD_RESOURCE) in HA_RSCTMP, with the boot id, that drbd-tuned's monitor \
+                     reports until the resource connects again, and logs an error to syslog. \
+                     Resolves nothing. Exit status 0, or 1 when the marker cannot be written.",
+                ),
+        )
+        .subcommand(
             Command::new("completions")
                 .about("Print the shell completion script for bash or zsh")
                 .arg(
@@ -322,6 +334,7 @@ fn parse(args: &[OsString]) -> Result<Parsed, clap::Error> {
         Some(("active", s)) => Parsed::Active {
             json: s.get_flag("json"),
         },
+        Some(("drbd-split-brain", _)) => Parsed::SplitBrain,
         Some(("completions", s)) => {
             Parsed::Completions(s.get_one::<String>("SHELL").cloned().unwrap_or_default())
         }
@@ -348,6 +361,7 @@ enum Parsed {
     Man(String),
     Completions(String),
     Active { json: bool },
+    SplitBrain,
     Status { json: bool },
     Doctor { json: bool },
     Run(Invocation),
@@ -420,6 +434,7 @@ pub fn main(args: &[OsString]) -> u8 {
             return 0;
         }
         Ok(Parsed::Active { json }) => return active(json),
+        Ok(Parsed::SplitBrain) => return crate::agents::drbd_tuned::split_brain_handler(),
         Ok(Parsed::Status { json }) => {
             let runner = crate::cmd::SystemRunner::new(crate::deadline::Deadline::after(
                 Duration::from_secs(60),
@@ -629,6 +644,10 @@ mod tests {
         assert_eq!(
             parse(&s(&["completions", "zsh"])).ok(),
             Some(Parsed::Completions("zsh".into()))
+        );
+        assert_eq!(
+            parse(&s(&["drbd-split-brain"])).ok(),
+            Some(Parsed::SplitBrain)
         );
         assert_eq!(
             parse(&s(&["--version"])).expect_err("exits").kind(),

@@ -9,6 +9,7 @@
 //! in a node attribute.
 
 mod params;
+mod rdma;
 mod score;
 mod splitbrain;
 pub mod state;
@@ -122,6 +123,45 @@ impl Host for System {
             }
         }
         splitbrain::kmsg_messages(&records)
+    }
+}
+
+/// `storha drbd-split-brain`, run by DRBD as the split-brain handler: leaves
+/// the marker drbd-tuned's monitor reports, logs an error, resolves
+/// nothing. Returns the exit status (DRBD only logs it).
+pub fn split_brain_handler() -> u8 {
+    // DRBD runs handlers without Pacemaker's environment: log to syslog.
+    if std::env::var_os(crate::ocf::env::HA_LOGFACILITY).is_none() {
+        std::env::set_var(crate::ocf::env::HA_LOGFACILITY, "daemon");
+    }
+    let env = crate::ocf::OcfEnv::from_process();
+    crate::ocf::logging::init("drbd-split-brain", &env);
+    let call = match splitbrain::HandlerCall::from_env(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{e}");
+            return 1;
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dir = std::path::Path::new(env.rsctmp());
+    let boot = tune::Tree::system().boot_id();
+    match splitbrain::record(dir, &call, &boot, now) {
+        Ok(path) => {
+            log::error!(
+                "{}: split brain (DRBD's split-brain handler), noted in {}; {}",
+                call.resource,
+                path.display(),
+                splitbrain::advice(&call.resource)
+            );
+            0
+        }
+        Err(e) => {
+            log::error!("{}: split brain, but {e}", call.resource);
+            1
+        }
     }
 }
 
@@ -450,11 +490,24 @@ impl<'a> Drbd<'a> {
                 || c == "Ahead"
                 || c == "Behind"
         });
+        let dir = self.ctx.state.dir();
         if connected {
             let _ = std::fs::remove_file(&path);
+            splitbrain::clear_handler(dir, self.res());
             return None;
         }
         if let Ok(ev) = std::fs::read_to_string(&path) {
+            return Some(ev);
+        }
+        // DRBD's split-brain handler said so (storha drbd-split-brain).
+        if let Some(ev) = splitbrain::from_handler(dir, self.res(), &self.host.tree().boot_id()) {
+            log::error!(
+                "{}: split brain: {ev}; {}",
+                self.res(),
+                splitbrain::advice(self.res())
+            );
+            let _ = self.ctx.state.ensure();
+            let _ = std::fs::write(&path, &ev);
             return Some(ev);
         }
         if !peers.iter().any(|p| p.connection == "StandAlone") {
@@ -711,8 +764,60 @@ fn tune_start(ctx: &Ctx, cfg: &Config, host: &dyn Host, v9: bool) {
     for w in t.apply(live, tune_limit(ctx)) {
         log::warn!("{}: tuning: {w}", cfg.resource);
     }
+    if let (true, Some(nic)) = (cfg.tune.soft_roce, &cfg.tune.nic) {
+        rdma_transport(ctx, cfg, host, &tree, nic, v9);
+    }
     if let (Some(nic), Some(_)) = (&cfg.tune.nic, cfg.tune.mtu) {
         check_peer_mtu(ctx, cfg, &tree, nic);
+    }
+}
+
+/// soft_roce on DRBD 9: the resource's transport from `drbdadm dump`, the
+/// RDMA transport module loaded before DRBD connects when the resource asks
+/// for it, and this node's address checked to be on the NIC. Warnings only.
+fn rdma_transport(
+    ctx: &Ctx,
+    cfg: &Config,
+    host: &dyn Host,
+    tree: &tune::Tree,
+    nic: &str,
+    v9: bool,
+) {
+    if !v9 {
+        log::warn!(
+            "{}: tuning: soft_roce: DRBD 8.4 has no RDMA transport; it replicates over TCP",
+            cfg.resource
+        );
+        return;
+    }
+    let cmd = drbdadm(cfg).args(["dump", cfg.resource.as_str()]);
+    let out = match ctx.runner.run(&cmd) {
+        Ok(o) => o,
+        Err(e) => {
+            log::warn!("{}: tuning: soft_roce: {e}", cfg.resource);
+            return;
+        }
+    };
+    let t = rdma::parse_dump(&out.stdout, &host.hostname());
+    let addrs: Vec<std::net::IpAddr> = tree.nic_addrs(nic).into_iter().map(|(a, _)| a).collect();
+    let (load, warnings) = rdma::plan(&t, &cfg.resource, nic, &addrs);
+    for w in warnings {
+        log::warn!("{}: tuning: {w}", cfg.resource);
+    }
+    if load {
+        match ctx
+            .runner
+            .run(&Cmd::new("modprobe").arg("drbd_transport_rdma"))
+        {
+            Ok(_) => log::info!(
+                "{}: tuning: DRBD's RDMA transport loaded for rxe_{nic}",
+                cfg.resource
+            ),
+            Err(e) => log::warn!(
+                "{}: tuning: soft_roce: the RDMA transport cannot be loaded: {e}",
+                cfg.resource
+            ),
+        }
     }
 }
 

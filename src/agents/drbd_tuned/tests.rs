@@ -787,6 +787,59 @@ fn split_brain_comes_from_the_kernel_log_never_from_standalone_alone() {
 }
 
 #[test]
+fn split_brain_from_drbds_handler_is_reported_for_this_boot_until_connected() {
+    let s = setup(&[RECURRING], false);
+    s.cache_minors();
+    let dir = std::path::PathBuf::from(s.env.rsctmp());
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("proc/sys/kernel/random")).unwrap();
+    std::fs::write(root.join("proc/sys/kernel/random/boot_id"), "b1\n").unwrap();
+    let host = |line: &str| {
+        let mut h = FakeHost::states(&[line]);
+        h.root = Some(root.clone());
+        h
+    };
+    let observe = |h: &FakeHost| {
+        let r = FakeRunner::new();
+        monitor_with(&s.ctx(&r, Action::Monitor), &s.cfg, h).unwrap();
+        assert!(r.calls().is_empty(), "{:?}", r.calls());
+        observe_with(&s.ctx(&r, Action::Monitor), &s.cfg, h).unwrap()
+    };
+    let call = splitbrain::HandlerCall {
+        resource: "r0".into(),
+        minor: Some("0".into()),
+        peer: None,
+    };
+    // A marker of an earlier boot is not this boot's split brain.
+    splitbrain::record(&dir, &call, "b0", 1).unwrap();
+    assert_eq!(
+        observe(&host(STANDALONE_PRIMARY))["split_brain"],
+        serde_json::Value::Null
+    );
+    // The handler ran in this boot: reported without a kernel message.
+    splitbrain::record(&dir, &call, "b1", 1_700_000_000).unwrap();
+    let v = observe(&host(STANDALONE_PRIMARY));
+    assert!(
+        v["split_brain"]
+            .as_str()
+            .unwrap()
+            .starts_with("DRBD's split-brain handler ran for r0"),
+        "{v}"
+    );
+    assert!(v["split_brain_resolution"]
+        .as_str()
+        .unwrap()
+        .contains("--discard-my-data r0"));
+    // Resolved and connected again: the marker goes with the report.
+    observe(&host(PRIMARY));
+    assert!(!splitbrain::marker_path(&dir, "r0").exists());
+    assert_eq!(
+        observe(&host(STANDALONE_PRIMARY))["split_brain"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
 fn drbd_options_go_over_the_configuration_after_every_adjust() {
     let s = setup(
         &[
@@ -979,4 +1032,43 @@ fn the_mtu_is_set_before_attaching_and_published_for_the_peers() {
         "9000\n"
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn soft_roce_on_drbd9_loads_the_rdma_transport_the_resource_asks_for() {
+    let s = setup(&[("replication_nic", "eth1"), ("soft_roce", "true")], false);
+    let dump = include_str!("fixtures/dump9-rdma.txt").replace(" vm", " node1");
+    let root = std::path::PathBuf::from("/nonexistent/storha-test-root");
+    let on_nic = tune::Tree::fake(
+        &root,
+        vec![("eth1".into(), "10.0.2.1".parse().unwrap(), 24)],
+    );
+    let h = FakeHost::new(&[None]);
+    let r = FakeRunner::new()
+        .ok("drbdadm -c /etc/drbd.conf dump r0", &dump)
+        .ok("modprobe drbd_transport_rdma", "");
+    rdma_transport(&s.ctx(&r, Action::Start), &s.cfg, &h, &on_nic, "eth1", true);
+    assert_eq!(
+        r.calls(),
+        [
+            "drbdadm -c /etc/drbd.conf dump r0",
+            "modprobe drbd_transport_rdma"
+        ]
+    );
+    // The tcp transport: nothing loaded (a warning says how to use the link).
+    let tcp = include_str!("fixtures/dump9-tcp.txt").replace(" vm", " node1");
+    let r = FakeRunner::new().ok("drbdadm -c /etc/drbd.conf dump r0", &tcp);
+    rdma_transport(&s.ctx(&r, Action::Start), &s.cfg, &h, &on_nic, "eth1", true);
+    assert_eq!(r.calls(), ["drbdadm -c /etc/drbd.conf dump r0"]);
+    // DRBD 8.4: no program at all.
+    let r = FakeRunner::new();
+    rdma_transport(
+        &s.ctx(&r, Action::Start),
+        &s.cfg,
+        &h,
+        &on_nic,
+        "eth1",
+        false,
+    );
+    assert!(r.calls().is_empty());
 }

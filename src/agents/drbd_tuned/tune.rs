@@ -260,7 +260,7 @@ impl Tree {
     }
 
     /// The interface's addresses with their prefix lengths.
-    fn nic_addrs(&self, nic: &str) -> Vec<(IpAddr, u8)> {
+    pub fn nic_addrs(&self, nic: &str) -> Vec<(IpAddr, u8)> {
         if let Some(fake) = &self.fake_addrs {
             return fake
                 .iter()
