@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
 .PHONY: lab-deps lab-image lab-up lab-down lab-ssh lab-status lab-install \
-	lab-test lab-bench lab-test-all lab-logs
+	lab-test lab-bench lab-test-all lab-logs boot-race
 
 # Host packages of the lab (qemu, mmdebstrap, kernel headers, pytest).
 lab-deps:
@@ -58,6 +58,11 @@ lab-bench:
 
 lab-logs:
 	$(LAB_CLI) logs lab/artifacts/manual
+
+# nfs-export's start right after a fresh boot of two nodes, BOOTS times
+# (default 10): the start race systemd:nfs-server showed. Boots its own labs.
+boot-race:
+	$(LAB_PYTHON) lab/boot_race.py
 
 # CI: host packages, image, both topologies, every lab test, logs, teardown.
 lab-test-all:

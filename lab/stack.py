@@ -81,6 +81,59 @@ print(len(acked), len(bad), len(data) // 64, " ".join(map(str, bad[:10])))
 """
 
 
+# Takes a POSIX lock on a file (through NFSv4 it is an NFSv4 lock, through an
+# NFSv3 mount an NLM lock) and keeps writing through the locked descriptor
+# with fsync, logging "ok N" or "err N errno": with the lock lost (not
+# reclaimed) the client fails the descriptor's I/O with EIO. Unlocks and
+# logs "done" once the stop file appears.
+LOCK_HOLDER = r"""
+import fcntl, os, sys, time
+path, log, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+out = open(log, "a")
+def say(s):
+    out.write(s + "\n"); out.flush(); os.fsync(out.fileno())
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+say("held")
+n = 0
+while not os.path.exists(stop):
+    try:
+        os.pwrite(fd, b"%010d\n" % n, 0)
+        os.fsync(fd)
+        say("ok %d" % n)
+    except OSError as e:
+        say("err %d %d" % (n, e.errno))
+    n += 1
+    time.sleep(1)
+fcntl.lockf(fd, fcntl.LOCK_UN)
+os.close(fd)
+say("done")
+"""
+
+# One non-blocking attempt at a conflicting lock: prints "got", "refused"
+# or "error ERRNO" for each file.
+LOCK_TRY = r"""
+import errno, fcntl, os, sys
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        print(path, "got")
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+    except OSError as e:
+        print(path, "refused" if e.errno in (errno.EAGAIN, errno.EACCES)
+              else "error %d" % e.errno)
+    os.close(fd)
+"""
+
+# The second NFS client: a network namespace in the client VM with its own
+# address on the lab's network (ipvlan on the client's interface) and, for
+# each attempt, its own UTS node name, so that its NFSv4 client owner and
+# its source address differ from the first client's.
+SECOND_CLIENT_NS = "nfsb"
+SECOND_CLIENT_IP = storhalab.SUBNET + ".30"
+
+
 def adapted_crm(strip, cache_dev, flavor="storha"):
     """The user-facing example (or the reference stack) with the lab's
     emulator ports and cache disk."""
@@ -271,6 +324,88 @@ class Stack:
                                 f"/tmp/stack-acks-{name}", timeout=300).out.split()
             out[name] = (int(r[0]), int(r[1]), int(r[2]))
         return out
+
+    # ---- locks
+
+    def start_lock_holders(self):
+        """An NFSv4 lock (through /mnt/v42) and an NLM lock (through /mnt/v3)
+        held by the client, each by a process writing through its locked
+        descriptor. Returns the lock files' paths under DATA."""
+        c = self.client
+        c.put_bytes("/tmp/stack-lock-holder.py", LOCK_HOLDER)
+        c.put_bytes("/tmp/stack-lock-try.py", LOCK_TRY)
+        # The server notifies (NSM) from the floating address's name.
+        c.run(f"grep -q '^{VIP} ' /etc/hosts || echo '{VIP} storha-nfs' >> /etc/hosts")
+        c.run("rm -f /tmp/stack-lock-stop /tmp/stack-lock-*.log")
+        for name in ("v42", "v3"):
+            c.run(f"setsid python3 /tmp/stack-lock-holder.py /mnt/{name}/lock-{name} "
+                  f"/tmp/stack-lock-{name}.log /tmp/stack-lock-stop "
+                  f"</dev/null >/tmp/stack-lock-{name}.out 2>&1 &")
+        self.lab.wait_for(lambda: all("held" in self.lock_log(n) for n in ("v42", "v3")), 120,
+                          "the client's locks held",
+                          describe=lambda: {n: self.lock_log(n) for n in ("v42", "v3")})
+        dev = c.run(f"ip -o route get {storhalab.HOST_IP}").out.split(" dev ")[1].split()[0]
+        ns = SECOND_CLIENT_NS
+        c.run(f"ip netns del {ns} 2>/dev/null; ip netns add {ns} && "
+              f"ip link add {ns}0 link {dev} type ipvlan mode l2 && "
+              f"ip link set {ns}0 netns {ns} && "
+              f"ip -n {ns} addr add {SECOND_CLIENT_IP}/24 dev {ns}0 && "
+              f"ip -n {ns} link set {ns}0 up && ip -n {ns} link set lo up")
+        return {n: f"{DATA}/lock-{n}" for n in ("v42", "v3")}
+
+    def lock_log(self, name):
+        return self.client.run(f"cat /tmp/stack-lock-{name}.log", check=False).out
+
+    def second_client_try(self, timeout=120):
+        """The second client (its own network namespace, address and node
+        name) mounts the export over NFSv4.2 and tries a conflicting lock on
+        both lock files: {"v42": "got"|"refused"|"error N"|"no answer", ...}.
+        In the grace period the server answers NFS4ERR_GRACE, which the
+        client retries; an attempt still waiting after timeout s is killed."""
+        files = " ".join(f"/mnt/lockb/lock-{n}" for n in ("v42", "v3"))
+        r = self.client.run(
+            f"ip netns exec {SECOND_CLIENT_NS} unshare --uts sh -c '"
+            f"hostname storha-client-b && mkdir -p /mnt/lockb && "
+            f"mount -t nfs -o vers=4.2,hard,timeo=50 {VIP}:{DATA} /mnt/lockb && "
+            f"{{ timeout -s KILL {timeout} python3 /tmp/stack-lock-try.py {files}; "
+            f"umount -f /mnt/lockb || umount -l /mnt/lockb; }}'",
+            check=False, timeout=timeout + 120)
+        got = {n: "no answer" for n in ("v42", "v3")}
+        for line in r.out.splitlines():
+            path, _, verdict = line.partition(" ")
+            got[path.rsplit("-", 1)[-1]] = verdict
+        return got
+
+    def locks_on(self, vm, paths):
+        """{name: True if vm's kernel holds a POSIX lock on that file}."""
+        locks = vm.run("cat /proc/locks").out
+        out = {}
+        for name, path in paths.items():
+            ino = vm.run(f"stat -c %i {path}").out.strip()
+            out[name] = any(line.split()[1] == "POSIX" and
+                            line.split()[5].rsplit(":", 1)[-1] == ino
+                            for line in locks.splitlines() if len(line.split()) > 5)
+        return out
+
+    def stop_lock_holders(self):
+        """The holders unlock and exit (waited for: a holder still running
+        keeps its mount busy)."""
+        c = self.client
+        c.run("touch /tmp/stack-lock-stop")
+        self.lab.wait_for(lambda: c.run("pgrep -f '[s]tack-lock-holder.py'",
+                                        check=False).rc != 0, 120,
+                          "the lock holders exited",
+                          describe=lambda: c.run("ps -ef", check=False).out)
+        c.run(f"ip netns del {SECOND_CLIENT_NS}", check=False)
+        return {n: self.lock_log(n) for n in ("v42", "v3")}
+
+    def client_kmsg_mark(self, text):
+        self.client.run(f"echo 'storha-lab: {text}' > /dev/kmsg")
+
+    def client_kmsg_since(self, text):
+        out = self.client.run("dmesg", check=False).out
+        i = out.rfind(f"storha-lab: {text}")
+        return out[i:].splitlines()[1:] if i >= 0 else out.splitlines()
 
     # ---- failovers
 

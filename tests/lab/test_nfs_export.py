@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """storha's nfs-export in the lab: ocf-tester with the server managed by the
 agent, hostile parameters, exit codes side by side with ClusterLabs'
-exportfs, and NFSv4.2 paths with and without a pseudo-root. The planned
+exportfs, NFSv4.2 paths with and without a pseudo-root, an IPv6 client
+specification and an NFSv4-only server. The planned
 switchover and the power-off failover under Pacemaker, with a client writing
 self-checking records over NFSv3 and NFSv4.2, are the whole stack's test
 (test_zx_stack.py)."""
@@ -130,6 +131,41 @@ def test_nfsv42_with_and_without_a_pseudo_root(node1, client):
             assert agent(node1, "stop", p).rc == 0
         node1.run("umount /srv/v4root/data", check=False)
     assert "/srv/v4" not in etab(node1), etab(node1)
+
+
+def test_ipv6_clientspec_and_nfsv4_only(node1, client):
+    """An IPv6 subnet next to an IPv4 one in one resource, both in the
+    export table; with nfsv4_only the server offers no NFSv3 and no statd,
+    a v3 mount is refused and a v4.2 mount works."""
+    quiet_server(node1)
+    v6 = "fd00:77::/64"
+    p = {"directory": "/srv/v6", "clientspec": f"{NET} [fd00:77::]/64",
+         "fsid": "81", "options": "rw,sync,no_root_squash,no_subtree_check",
+         "create_directory": "true", "nfsv4_only": "true"}
+    mnt = "/mnt/v6"
+    client.run(f"mkdir -p {mnt}")
+    try:
+        assert agent(node1, "start", p).rc == 0
+        lines = [line for line in etab(node1).splitlines() if line.startswith("/srv/v6\t")]
+        assert any(f"\t{v6}(" in line for line in lines), lines
+        assert any(f"\t{NET}(" in line for line in lines), lines
+        r = agent(node1, "monitor", p, env="OCF_CHECK_LEVEL=10 OCF_RESKEY_CRM_meta_interval=10000")
+        assert r.rc == 0, str(r)
+        versions = node1.run("cat /proc/fs/nfsd/versions").out.split()
+        assert "-3" in versions and "+4.2" in versions, versions
+        assert node1.run("pgrep -x rpc.statd", check=False).rc != 0
+        r = client.run(f"mount -t nfs -o vers=3,proto=tcp,retry=0 {node1.ip}:/srv/v6 {mnt}",
+                       check=False, timeout=240)
+        assert r.rc != 0, str(r)
+        client.run(f"mount -t nfs -o vers=4.2 {node1.ip}:/srv/v6 {mnt}", timeout=240)
+        client.run(f"echo v4only > {mnt}/f && sync")
+        assert node1.run("cat /srv/v6/f").out == "v4only\n"
+        client.run(f"umount {mnt}", timeout=120)
+    finally:
+        client.run(f"umount -f {mnt}", check=False, timeout=120)
+        assert agent(node1, "stop", p).rc == 0
+    assert "/srv/v6" not in etab(node1), etab(node1)
+    assert node1.run("cat /proc/fs/nfsd/threads", check=False).out.strip() in ("", "0")
 
 
 def codes(vm, path, params, steps, env=""):

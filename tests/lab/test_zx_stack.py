@@ -8,7 +8,11 @@ and NFSv3, the Primary powered off at its strip outlet (fenced through
 fence_ipstrip, the survivor promoted, DRBD's fence-peer constraint placed),
 the old Primary rejoining as Unpromoted and resyncing (the constraint
 removed), and a planned switchover back to it. After each failover every
-acknowledged record reads back intact through a fresh mount.
+acknowledged record reads back intact through a fresh mount. Across the
+switchover the client holds an NFSv4 and an NLM lock, reclaimed on the new
+server with no I/O error, while a second client (a network namespace of the
+client VM with its own address and node name) is refused its conflicting
+locks.
 
 Runs in the two-node topology with a client, before the fencing test."""
 
@@ -167,9 +171,32 @@ def test_power_off_failover_rejoin_and_switchback_lose_no_acknowledged_write(
         print(f"write errors the client saw (then retried): {s.write_errors()}")
 
         # A planned switchover back to it: its copy, resynced, serves every
-        # acknowledged record.
+        # acknowledged record. Across it the client holds an NFSv4 lock and
+        # an NLM lock, which the new server must have reclaimed; a second
+        # client's conflicting locks are refused before, while the server is
+        # in its grace period, and after it.
+        paths = s.start_lock_holders()
+        assert s.second_client_try() == {"v42": "refused", "v3": "refused"}
+        assert s.locks_on(survivor, paths) == {"v42": True, "v3": True}
+        s.client_kmsg_mark("switchover")
         took = s.move(primary)
         print(f"planned switchover to {primary.name}: {took:.1f} s")
+        meanwhile = s.second_client_try()
+        print(f"second client's locks right after the switchover: {meanwhile}")
+        assert "got" not in meanwhile.values(), meanwhile
+        lab.wait_for(lambda: s.locks_on(primary, paths) == {"v42": True, "v3": True}, 120,
+                     f"the client's locks reclaimed on {primary.name}",
+                     describe=lambda: primary.run("cat /proc/locks").out)
+        assert s.second_client_try() == {"v42": "refused", "v3": "refused"}
+        logs = s.stop_lock_holders()
+        for name, log in logs.items():
+            assert log.startswith("held\n") and log.endswith("done\n"), log
+            assert "err " not in log, f"the {name} lock holder's I/O failed: {log}"
+        klog = [line for line in s.client_kmsg_since("switchover")
+                if re.search(r"scope|reclaim|lost lock|lost \d+ lock|failed to", line, re.I)]
+        assert not klog, "\n".join(klog)
+        print(f"locks held across the switchover: NFSv4 and NLM, reclaimed on {primary.name}; "
+              f"the holders wrote {[log.count('ok ') for log in logs.values()]} times, no error")
         got = s.check_records()
         print(f"after the switchover back (acknowledged, lost): {got}")
         assert all(bad == 0 and n > 20 for n, bad, _ in got.values()), got

@@ -35,6 +35,15 @@ pub trait Host {
             .map(|(p, _)| p)
             .collect()
     }
+    /// Which of `comms` no process runs as.
+    fn not_running<'a>(&self, comms: &[&'a str]) -> Vec<&'a str> {
+        let procs = self.processes();
+        comms
+            .iter()
+            .copied()
+            .filter(|c| !procs.iter().any(|(_, p)| p == c))
+            .collect()
+    }
     /// Sends SIGTERM (or SIGKILL with `hard`); false when it is gone.
     fn signal(&self, pid: i32, hard: bool) -> bool;
     /// Processes with a file, directory or cwd under `prefix`, as "NAME (pid N)".
@@ -77,6 +86,36 @@ fn comm_of(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
+}
+
+/// The daemons' pids as the last full pass over /proc found them, one
+/// "COMM PID" a line: a steady-state monitor reads this file and the
+/// daemons' own /proc entries instead of every process's (in an emulated
+/// VM the pass over some hundred processes is a third of the monitor's
+/// time). Only a pid whose /proc comm still names the daemon counts.
+const PID_CACHE_DIR: &str = crate::ocf::env::DEFAULT_RSCTMP;
+const PID_CACHE: &str = "storha-nfs-export.pids";
+
+/// Whether every one of `comms` is a live process according to the cache
+/// text, checked with `comm_of`.
+pub fn cached_alive(cache: &str, comms: &[&str], comm_of: impl Fn(i32) -> String) -> bool {
+    comms.iter().all(|c| {
+        cache
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .any(|(name, pid)| {
+                name == *c && pid.trim().parse::<i32>().is_ok_and(|p| comm_of(p) == *c)
+            })
+    })
+}
+
+/// The cache text for `comms` from a full process list.
+pub fn pid_cache_text(procs: &[(i32, String)], comms: &[&str]) -> String {
+    procs
+        .iter()
+        .filter(|(_, c)| comms.contains(&c.as_str()))
+        .map(|(p, c)| format!("{c} {p}\n"))
+        .collect()
 }
 
 fn under(p: &Path, prefix: &str) -> bool {
@@ -126,6 +165,28 @@ impl Host for System {
 
     fn processes(&self) -> Vec<(i32, String)> {
         proc_pids().into_iter().map(|p| (p, comm_of(p))).collect()
+    }
+
+    fn not_running<'a>(&self, comms: &[&'a str]) -> Vec<&'a str> {
+        let path = format!("{PID_CACHE_DIR}/{PID_CACHE}");
+        let cache = std::fs::read_to_string(&path).unwrap_or_default();
+        if cached_alive(&cache, comms, comm_of) {
+            return Vec::new();
+        }
+        let procs = self.processes();
+        // Best effort: without the cache the next monitor scans again.
+        let tmp = format!("{path}.{}", std::process::id());
+        if std::fs::create_dir_all(PID_CACHE_DIR).is_ok()
+            && std::fs::write(&tmp, pid_cache_text(&procs, comms)).is_ok()
+            && std::fs::rename(&tmp, &path).is_err()
+        {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        comms
+            .iter()
+            .copied()
+            .filter(|c| !procs.iter().any(|(_, p)| p == c))
+            .collect()
     }
 
     fn signal(&self, pid: i32, hard: bool) -> bool {

@@ -334,12 +334,12 @@ fn server_problem(srv: &Server, host: &dyn Host, cld: bool, deep: bool) -> Optio
         Some(n) if n > 0 => {}
         _ => return Some("nfsd has no threads running".into()),
     }
-    let procs = host.processes();
-    let dead: Vec<&str> = [(MOUNTD, true), (NFSDCLD, cld), (STATD, !srv.v4_only)]
+    let needed: Vec<&str> = [(MOUNTD, true), (NFSDCLD, cld), (STATD, !srv.v4_only)]
         .iter()
-        .filter(|(d, need)| *need && !procs.iter().any(|(_, c)| c == d))
+        .filter(|(_, need)| *need)
         .map(|(d, _)| *d)
         .collect();
+    let dead = host.not_running(&needed);
     if !dead.is_empty() {
         return Some(format!("{} not running", dead.join(", ")));
     }

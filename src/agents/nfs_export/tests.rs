@@ -688,3 +688,29 @@ fn unmanaged_stop_fails_when_the_cache_keeps_the_export() {
         "{e}"
     );
 }
+
+#[test]
+fn the_pid_cache_counts_only_live_daemons_under_their_names() {
+    let procs = vec![
+        (1, "systemd".to_string()),
+        (40, MOUNTD.to_string()),
+        (41, NFSDCLD.to_string()),
+    ];
+    let text = host::pid_cache_text(&procs, &[MOUNTD, NFSDCLD, STATD]);
+    assert_eq!(text, format!("{MOUNTD} 40\n{NFSDCLD} 41\n"));
+    let comm = |p: i32| {
+        procs
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
+    };
+    assert!(host::cached_alive(&text, &[MOUNTD, NFSDCLD], comm));
+    // A daemon the cache does not name, or a pid reused by another program,
+    // is not taken for alive (the caller then scans /proc).
+    assert!(!host::cached_alive(&text, &[MOUNTD, STATD], comm));
+    let reused = |p: i32| if p == 40 { "bash".to_string() } else { comm(p) };
+    assert!(!host::cached_alive(&text, &[MOUNTD], reused));
+    assert!(!host::cached_alive("", &[MOUNTD], comm));
+    assert!(!host::cached_alive("rpc.mountd x\n", &[MOUNTD], comm));
+}
