@@ -81,6 +81,26 @@ print(len(acked), len(bad), len(data) // 64, " ".join(map(str, bad[:10])))
 """
 
 
+def first_served(acks, cut, gap=2.0):
+    """Seconds from the cut (client clock) to the acknowledgement that ends
+    the outage, from {stream: [(seq, client time)]}: in each stream the first
+    one after the cut that follows a silence of at least gap seconds (the
+    writers acknowledge every 50 ms while served), the earliest of the
+    streams. Writes the old Primary completed just before it lost power,
+    logged a moment after the cut, do not count. None while the client
+    still waits."""
+    first = []
+    for stream in acks.values():
+        prev = None
+        for _, c in stream:
+            at = c - cut
+            if at > 0 and prev is not None and at - prev >= gap:
+                first.append(at)
+                break
+            prev = at
+    return min(first) if first else None
+
+
 def adapted_crm(strip, cache_dev, flavor="storha"):
     """The user-facing example (or the reference stack) with the lab's
     emulator ports and cache disk."""
@@ -282,7 +302,6 @@ class Stack:
         survivor = next(vm for vm in self.nodes if vm is not victim)
         outlet = [vm.name for vm in self.nodes].index(victim.name) + 1
         offset = self.clock_offset()
-        before = {n: self.acked(n) for n in self.mounts}
         victim.ssh_close()
         t0 = time.time()
         self.strip.set(outlet, False)
@@ -315,27 +334,23 @@ class Stack:
                  ("address up", lambda: self.service_node(survivor) == survivor.name)]
 
         def first_new_write():
-            t = [c - offset - t0 for n in self.mounts
-                 for s, c in self.acks(n)[before[n]:] if c - offset > t0]
-            if not t:
-                return False
-            marks.setdefault("_first_write", min(t))
-            return True
+            return first_served({n: self.acks(n) for n in self.mounts}, t0 + offset)
 
+        served = "client's first write served"
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             for what, cond in steps:
                 mark(what, cond)
             if "address up" in marks:
-                mark("client's first write served", first_new_write)
-            if "client's first write served" in marks and len(marks) > len(steps):
-                break
+                at = first_new_write()
+                if at is not None:
+                    marks[served] = at
+                    self.say(f"  {at:6.1f} s  {served}")
+                    break
             time.sleep(0.5)
-        if "_first_write" in marks:
-            marks["client's first write served"] = marks.pop("_first_write")
         missing = [w for w, _ in steps if w not in marks]
         self.cut = t0
-        if missing or "client's first write served" not in marks:
+        if missing or served not in marks:
             raise storhalab.LabError(f"failover incomplete, missing {missing}: {marks}\n"
                                      + self.crm_text(survivor))
         return marks, survivor
