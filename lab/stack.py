@@ -450,6 +450,24 @@ class Stack:
         first.run("crm resource clear g_nfs")
         return took
 
+    def switchover(self, target):
+        """A planned switchover with crm resource move while the client
+        writes: {"address up": seconds, "client's first write served":
+        seconds} from the move."""
+        self.start_writers()
+        offset = self.clock_offset()
+        t0 = time.time()
+        took = self.move(target)
+        out = {"address up": took}
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            at = first_served({n: self.acks(n) for n in self.mounts}, t0 + offset)
+            if at is not None:
+                out["client's first write served"] = at
+                break
+            time.sleep(0.5)
+        return out
+
     def teardown(self):
         try:
             self.stop_writers()
