@@ -5,9 +5,9 @@ a client writing self-checking records all along.
 
 Each round powers the current Primary off at its strip outlet (it is fenced,
 the survivor takes over), checks every acknowledged record through a fresh
-mount, lets the fenced node rejoin and resync, and every fourth round adds a
-planned switchover. ROUNDS (default 20) rounds; prints records written,
-acknowledged and lost per round and in total. Boots its own lab (two nodes
+mount, lets the fenced node rejoin and resync, and every fourth round (and
+the last) adds a planned switchover back to it. ROUNDS (default 20) rounds;
+prints records written, acknowledged and lost per round and in total. Boots its own lab (two nodes
 and a client) unless one is running, and takes it down unless KEEP=1.
 """
 
@@ -30,23 +30,35 @@ def main():
     if not (lab.state and lab.running()):
         lab.up(2, True)
         booted = True
-    s = stack.Stack(lab)
+    elif lab.client is None or len(lab.nodes) != 2:
+        print("soak: the running lab is not two nodes and a client; 'make lab-down' first")
+        return 1
+    t_start = time.monotonic()
+
+    def say(msg):
+        print(f"[{time.monotonic() - t_start:6.0f} s] {msg}", flush=True)
+    s = stack.Stack(lab, say=say)
     total_written = total_acked = total_lost = 0
     rows = []
     ok = True
     try:
+        say("disks: a writeboost cache per node, DRBD's metadata on it, ext4 on the Primary")
         s.prepare()
+        say("loading crm-examples/stack-2node.crm")
         primary = s.load()
         for i in range(1, rounds + 1):
+            say(f"round {i} of {rounds}: the client writes, {primary.name} (Primary) powered off")
             s.start_writers()
             timeline, survivor = s.power_off(primary)
             got = s.check_records()
             acked = sum(n for n, _, _ in got.values())
             lost = sum(bad for _, bad, _ in got.values())
             written = sum(w for _, _, w in got.values())
+            say(f"{primary.name} rejoins and resyncs")
             resync = s.rejoin(primary)
             moved = None
-            if i % 4 == 0:
+            if i % 4 == 0 or i == rounds:
+                say(f"planned switchover back to {primary.name}")
                 moved = s.move(primary)
                 got2 = s.check_records()
                 lost += sum(bad for _, bad, _ in got2.values())
