@@ -344,6 +344,11 @@ def test_split_brain_reported_from_the_kernel_never_resolved_by_the_agent(lab, n
         node1.run(f"drbdadm connect {RES}")
         lab.wait_for(lambda: "cs:Connected" in node1.run("cat /proc/drbd").out, 60, "connected again")
 
+        # node1 has DRBD's split-brain handler set to storha's; node2 has none
+        # and finds the kernel's message instead.
+        node1.run(f"sed -i 's|meta-disk internal;|meta-disk internal;\\n\\thandlers "
+                  f"{{ split-brain \"/usr/bin/storha drbd-split-brain\"; }}|' /etc/drbd.d/{RES}.res")
+        node1.run(f"drbdadm dump {RES} | grep -q 'storha drbd-split-brain'")
         sums = {}
         for vm in nodes:
             vm.run(f"drbdadm disconnect {RES}; drbdadm primary {RES}")
@@ -358,7 +363,10 @@ def test_split_brain_reported_from_the_kernel_never_resolved_by_the_agent(lab, n
             r, doc = admin_json(vm, "monitor", p)
             assert doc["exit_code"] == 8, r.out
             sb = doc["state"]["split_brain"] or ""
-            assert "Split-Brain detected but unresolved" in sb, r.out
+            if vm is node1:
+                assert f"DRBD's split-brain handler ran for {RES}" in sb, r.out
+            else:
+                assert "Split-Brain detected but unresolved" in sb, r.out
             assert "--discard-my-data" in doc["state"]["split_brain_resolution"], r.out
             assert "split brain" in r.err, r.err
             assert sha_of_device(vm) == sums[vm.name], f"{vm.name} kept its data"
@@ -371,6 +379,8 @@ def test_split_brain_reported_from_the_kernel_never_resolved_by_the_agent(lab, n
                      describe=lambda: node1.run("cat /proc/drbd").out)
         r, doc = admin_json(node1, "monitor", p)
         assert doc["state"]["split_brain"] is None, r.out
+        assert node1.run(f"test -e /run/resource-agents/storha-drbd-split-brain.{RES}",
+                         check=False).rc != 0, "the handler's marker went with the connection"
         node1.run(f"drbdadm secondary {RES}")
         node2.run(f"drbdadm primary {RES}")
         assert sha_of_device(node2) == sums[node1.name], "node2 has node1's data"
@@ -378,6 +388,7 @@ def test_split_brain_reported_from_the_kernel_never_resolved_by_the_agent(lab, n
         assert doc["exit_code"] == 8 and doc["state"]["split_brain"] is None, r.out
     finally:
         drbd.down(lab, nodes)
+        node1.run(f"sed -i '/split-brain/d' /etc/drbd.d/{RES}.res", check=False)
 
 
 DRBD_OPTS = {"drbd_max_buffers": "8000", "drbd_max_epoch_size": "8000", "drbd_ko_count": "4",
@@ -419,3 +430,61 @@ def test_tuning_applied_drbd_options_over_the_configuration(lab, node1, node2):
             assert agent(vm, "stop", p, meta).rc == 0
     finally:
         drbd.down(lab, nodes)
+
+
+def test_tuning_after_a_hard_reset_never_restores_the_earlier_boots_record(lab, node1, node2):
+    """The tuning applied, then node2 powered off and on (a hard reset). The record
+    is kept on a disk that survives the reboot (HA_RSCTMP), so it is there after
+    the boot: the stop of the new boot leaves this boot's values alone, the next
+    start applies the tuning again and its stop restores what this boot had."""
+    nodes = [node1, node2]
+    drbd.prepare(lab, nodes)
+    drbd.down(lab, nodes)
+    tmp = "/var/lib/storha-reboot-test"
+    record = f"{tmp}/storha-drbd-tuned.tuning.json"
+    sysctls = "cat /proc/sys/net/core/rmem_max /proc/sys/net/core/wmem_max"
+    p = {"drbd_resource": RES, "wfc_timeout": "1",
+         "net_core_rmem_max": "8388608", "net_core_wmem_max": "8388608"}
+    env = " ".join(f"OCF_RESKEY_{k}='{v}'" for k, v in p.items())
+    env += f" OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_notify=true HA_RSCTMP={tmp}"
+
+    def run(action):
+        return node2.run(f"env OCF_ROOT=/usr/lib/ocf {env} {AGENT} {action}", check=False,
+                         timeout=300)
+    first = node2.run(sysctls).out
+    try:
+        node2.run(f"rm -rf {tmp}")
+        assert run("start").rc == 0
+        assert node2.run(sysctls).out == "8388608\n8388608\n"
+        boot1 = node2.run("cat /proc/sys/kernel/random/boot_id").out.strip()
+        assert boot1 in node2.run(f"cat {record}").out
+        node2.run("sync")
+
+        lab.power("node2", "off")
+        lab.boot_again("node2")
+        boot2 = node2.run("cat /proc/sys/kernel/random/boot_id").out.strip()
+        assert boot2 != boot1
+        assert boot1 in node2.run(f"cat {record}").out, "the earlier boot's record survived"
+        # This boot's values, set by its administrator, differ from the first boot's.
+        node2.run("sysctl -qw net.core.rmem_max=1234567")
+        mine = node2.run(sysctls).out
+        assert mine != first and mine != "8388608\n8388608\n"
+        # A stop in the new boot (the resource is down): nothing of the old record restored.
+        r = run("stop")
+        assert r.rc == 0, str(r)
+        assert node2.run(sysctls).out == mine, "the earlier boot's record was not restored"
+        assert boot1 not in node2.run(f"cat {record} 2>/dev/null; true").out
+        # The next start applies; its stop restores this boot's values.
+        assert run("start").rc == 0
+        assert node2.run(sysctls).out == "8388608\n8388608\n"
+        assert boot2 in node2.run(f"cat {record}").out
+        assert run("stop").rc == 0
+        assert node2.run(sysctls).out == mine, "restored to this boot's values"
+    finally:
+        if lab.power("node2", "status") != "on":
+            lab.boot_again("node2")
+        run("stop")
+        node2.run(f"rm -rf {tmp}; sysctl -qw net.core.rmem_max={first.split()[0]}", check=False)
+        drbd.down(lab, nodes)
+        node2.run("systemctl start corosync pacemaker", check=False)
+        lab.wait_cluster(online=lab.node_names, timeout=300)
