@@ -76,7 +76,7 @@ def test_every_acknowledged_record_survives_at_every_replayed_point(node):
     for p in out["points"]:
         print(f"  point {p['point']:6d} {p['kind']:8s} acknowledged {p['acked']:4d} "
               f"lost {p['lost']} intact-unacknowledged {p['intact_unacked']} ({p['s']} s)")
-    lost = [p for p in out["points"] if p["lost"]]
+    lost = [p for p in out["points"] if p["lost"] or p["error"]]
     assert not lost, f"acknowledged records lost at {lost}"
     assert len(out["points"]) >= 15, out["points"]
     assert out["points"][-1]["acked"] == rec["records"], out["points"][-1]
@@ -92,5 +92,9 @@ def test_a_stack_without_flushes_loses_acknowledged_records_and_the_check_sees_i
     print(summary(out))
     for p in out["points"]:
         print(f"  point {p['point']:6d} {p['kind']:8s} acknowledged {p['acked']:4d} "
-              f"lost {p['lost']} first lost {p['bad'][:5]}")
-    assert any(p["lost"] for p in out["points"] if p["kind"] == "ack"), out["points"]
+              f"lost {p['lost']} first lost {p['bad'][:5]}"
+              + (f" (stack not assembled: {p['error'][-300:]})" if p["error"] else ""))
+    # Lost with the stack assembled and ext4 mounted: the records are
+    # missing, not the check broken.
+    assert any(p["lost"] and not p["error"] for p in out["points"] if p["kind"] == "ack"), \
+        out["points"]
