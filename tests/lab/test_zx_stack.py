@@ -203,3 +203,67 @@ def test_power_off_failover_rejoin_and_switchback_lose_no_acknowledged_write(
         assert not s.failures(), s.failures()
     finally:
         s.teardown()
+
+
+# dm-delay holds each write to the Primary's HDD this long: a writeback batch
+# of 32 segments then takes about 10 s, and the bulk write below leaves
+# thousands of dirty blocks on its cache, written back while the power goes.
+SLOW_WRITE_MS = 5000
+BULK_MIB = 48
+
+
+def bulk_sum(client):
+    """sha256 of the bulk file as the server gives it (page cache dropped)."""
+    client.run("echo 3 > /proc/sys/vm/drop_caches")
+    return client.run("sha256sum /mnt/v42/bulk", timeout=300).out.split()[0]
+
+
+@pytest.mark.nodes(2)
+@pytest.mark.fencing
+def test_power_off_while_writeboost_writes_back_many_dirty_blocks_loses_no_acknowledged_write(
+        cluster, node1, node2, client):
+    lab = cluster
+    s = stack.Stack(lab)
+    s.slow_backing()
+    try:
+        s.prepare()
+        primary = s.load()
+        s.throttle(primary, SLOW_WRITE_MS)
+        s.start_writers()
+        want = client.run(f"head -c {BULK_MIB}M /dev/urandom > /tmp/stack-bulk && "
+                          "sha256sum /tmp/stack-bulk").out.split()[0]
+        client.run("dd if=/tmp/stack-bulk of=/mnt/v42/bulk bs=1M conv=fsync status=none",
+                   timeout=600)
+
+        def writing_back():
+            st = s.cache_state(primary)
+            return st if st["dirty"] >= 4096 and st["hdd_writes_in_flight"] > 0 else None
+        cut = lab.wait_for(writing_back, 300, "many dirty blocks on the Primary's cache, "
+                           "written back", describe=lambda: s.cache_state(primary))
+        print(f"\nservice on {primary.name}; at the cut its cache: {cut}")
+
+        timeline, survivor = s.power_off(primary)
+        print("timeline from the power-off: "
+              + ", ".join(f"{w} {t:.1f} s" for w, t in timeline.items()))
+        got = s.check_records()
+        got_bulk = bulk_sum(client)
+        print(f"on {survivor.name} after the power-off (acknowledged, lost, written): {got}; "
+              f"bulk file {'intact' if got_bulk == want else 'DIFFERS'}")
+        assert all(bad == 0 and n > 20 for n, bad, _ in got.values()), got
+        assert got_bulk == want
+
+        s.start_writers()
+        took = s.rejoin(primary)
+        print(f"{primary.name} rejoined (its cache replayed its log: {s.cache_state(primary)}) "
+              f"and resynced in {took:.0f} s")
+        assert lab.resource_roles("p_drbd").get(primary.name) == "Unpromoted", s.crm_text()
+        took = s.move(primary)
+        got = s.check_records()
+        got_bulk = bulk_sum(client)
+        print(f"on {primary.name} after the switchover back ({took:.1f} s) (acknowledged, lost, "
+              f"written): {got}; bulk file {'intact' if got_bulk == want else 'DIFFERS'}")
+        assert all(bad == 0 and n > 20 for n, bad, _ in got.values()), got
+        assert got_bulk == want
+        assert not s.failures(), s.failures()
+    finally:
+        s.teardown()
