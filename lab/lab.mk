@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
 .PHONY: lab-deps lab-image lab-up lab-down lab-ssh lab-status lab-install \
-	lab-test lab-bench lab-test-all lab-logs boot-race
+	lab-test lab-test-long lab-bench lab-test-all lab-logs boot-race
 
 # Host packages of the lab (qemu, mmdebstrap, kernel headers, pytest).
 lab-deps:
@@ -45,6 +45,12 @@ lab-install:
 # The lab tests against the running lab (storha reinstalled first).
 lab-test: lab-install
 	$(LAB_PYTHON) -m pytest -p no:cacheprovider -rs -v tests/lab $(PYTEST_ARGS)
+
+# The lab tests marked `long` (crash consistency replayed point by point, the
+# power-off during writeback): beyond CI's time budget, in a running lab with a
+# client (make lab-up CLIENT=1).
+lab-test-long: lab-install
+	$(LAB_PYTHON) -m pytest -p no:cacheprovider -rs -v -m long tests/lab $(PYTEST_ARGS)
 
 # Monitor-time baselines of the reference agents and storha's agents against
 # them (BENCH_DRBD=0, BENCH_NFS=0, ... leave a part out), in the running lab.

@@ -29,12 +29,6 @@ VIP = storhalab.SUBNET + ".100"
 DRBD_RES = "r0"
 # The constraint crm-fence-peer.sh puts in the CIB while the peer is fenced off.
 FENCE_CONSTRAINT = "drbd-fence-by-handler"
-# A slow HDD (Stack.slow_backing): dm-delay between the writeboost cache and
-# /dev/vdb, holding each write (and flush) to the HDD for a while, reads
-# passed straight through. dm-writeboost writes back in batches of up to 32
-# segments ending with a flush, so a batch then takes about twice the delay
-# and dirty blocks pile up on the cache while it writes back.
-SLOW_HDD = "hddslow"
 
 # Writes record N at offset N*64 ("N sha256(N:payload)[:32] payload", padded),
 # fsync'd, and only then appends "N time" to the acknowledgement log, itself
@@ -201,12 +195,11 @@ def cib_marks(ops):
     return marks
 
 
-def adapted_crm(strip, cache_dev, flavor="storha", backing=HDD):
+def adapted_crm(strip, cache_dev, flavor="storha"):
     """The user-facing example (or the reference stack) with the lab's
-    emulator ports, cache disk and backing disk."""
+    emulator ports and cache disk."""
     with open(CRM if flavor == "storha" else REFERENCE_CRM) as f:
         text = f.read()
-    text = text.replace(f"backing_dev={HDD} ", f"backing_dev={backing} ")
     text = text.replace("ipport=8080", f"ipport={strip.ports['http']}")
     text = text.replace("SNMP_PORT", str(strip.ports.get("snmp", "")))
     text = text.replace("SNMP_COMMUNITY", strip.password)
@@ -225,45 +218,11 @@ class Stack:
         self.strip = None
         self.mounts = {"v42": "vers=4.2", "v3": "vers=3,proto=tcp"}
         self.stop_file = "/tmp/stack-stop-writers"
-        self.backing = HDD
-
-    def slow_backing(self):
-        """Puts the HDD behind dm-delay on every node (call before
-        prepare): the cache's backing device becomes /dev/mapper/hddslow,
-        with no delay until throttle() sets one."""
-        self.backing = f"/dev/mapper/{SLOW_HDD}"
-
-    def make_slow_hdd(self, vm, write_ms=0):
-        if self.backing == HDD:
-            return
-        vm.run("modprobe dm-delay")
-        if vm.run(f"dmsetup info {SLOW_HDD}", check=False).rc != 0:
-            vm.run(f"dmsetup create {SLOW_HDD} --table "
-                   f"\"0 $(blockdev --getsz {HDD}) delay {HDD} 0 0 {HDD} 0 {write_ms}\"")
-
-    def throttle(self, vm, write_ms):
-        """Every write to vm's HDD from now on takes write_ms (a live table
-        reload of the delay device under the running cache)."""
-        vm.run(f"dmsetup reload {SLOW_HDD} --table "
-               f"\"0 $(blockdev --getsz {HDD}) delay {HDD} 0 0 {HDD} 0 {write_ms}\" && "
-               f"dmsetup suspend {SLOW_HDD} && dmsetup resume {SLOW_HDD}", timeout=300)
-
-    def cache_state(self, vm):
-        """vm's writeboost cache: {dirty, current_id, last_flushed_id,
-        last_writeback_id, segments} from dmsetup status, and the writes the
-        slow HDD holds in flight (-1 without one)."""
-        f = vm.run("dmsetup status wbc").out.split()
-        out = {"segments": int(f[5]), "current_id": int(f[6]), "last_flushed_id": int(f[7]),
-               "last_writeback_id": int(f[8]), "dirty": int(f[9]), "hdd_writes_in_flight": -1}
-        if self.backing != HDD:
-            d = vm.run(f"dmsetup status {SLOW_HDD}").out.split()
-            out["hdd_writes_in_flight"] = int(d[4])
-        return out
 
     # ---- set-up
 
     def wbc(self, vm, action, **extra):
-        params = {"name": "wbc", "backing_dev": self.backing, "cache_dev": self.lab.cache_dev,
+        params = {"name": "wbc", "backing_dev": HDD, "cache_dev": self.lab.cache_dev,
                   "format": "if-unformatted"}
         params.update(extra)
         env = " ".join(f"OCF_RESKEY_{k}={v}" for k, v in params.items())
@@ -286,7 +245,6 @@ class Stack:
             vm.run(f"dd if=/dev/zero of={self.lab.cache_dev} bs=1M count=1 oflag=direct "
                    f"status=none; wipefs -qa {HDD}; dd if=/dev/zero of={HDD} bs=1M count=4 "
                    "oflag=direct status=none")
-            self.make_slow_hdd(vm)
             self.wbc(vm, "start")
             vm.put_bytes(f"/etc/drbd.d/{DRBD_RES}.res", res)
             vm.run(f"modprobe drbd && drbdadm create-md --force {DRBD_RES} </dev/null")
@@ -316,7 +274,7 @@ class Stack:
         for vm in self.nodes:
             vm.put_bytes(SECRET_FILE, self.strip.password + "\n", mode=0o600)
             vm.run("stonith_admin --cleanup --history '*'", check=False)
-        crm = adapted_crm(self.strip, self.lab.cache_dev, self.flavor, self.backing)
+        crm = adapted_crm(self.strip, self.lab.cache_dev, self.flavor)
         first = self.nodes[0]
         first.put_bytes("/tmp/stack.crm", crm)
         first.run("crm configure load update /tmp/stack.crm", timeout=300)
@@ -607,8 +565,6 @@ class Stack:
         if not storhalab.VM(self.lab, vm.name).pid():
             self.lab.boot_again(vm.name)
         vm.wait_ssh()
-        # A slow HDD comes back without its delay: the resync is not throttled.
-        self.make_slow_hdd(vm)
         vm.run("systemctl start corosync pacemaker")
         self.lab.wait_cluster(online=self.lab.node_names, timeout=600)
         t0 = time.time()
@@ -658,14 +614,11 @@ class Stack:
             if not storhalab.VM(self.lab, vm.name).pid():
                 self.lab.boot_again(vm.name)
             vm.wait_ssh()
-            self.make_slow_hdd(vm)
             vm.run("systemctl start corosync pacemaker", check=False)
         self.lab.wait_cluster(online=self.lab.node_names, timeout=600)
         self.lab.reset_cluster()
         for vm in self.nodes:
             vm.run(f"umount {MNT} 2>/dev/null; drbdadm down {DRBD_RES} 2>/dev/null; "
                    f"dmsetup remove wbc 2>/dev/null; rm -f {SECRET_FILE} /tmp/stack.crm; true")
-            if self.backing != HDD:
-                vm.run(f"dmsetup remove --retry {SLOW_HDD}", check=False, timeout=120)
         if self.strip:
             self.strip.stop()

@@ -99,8 +99,8 @@ run_topology() {
 # Two nodes and the client: everything but the power tests, with the real
 # fencing of node2 last. Three nodes: the cluster, and the power tests (a
 # power-off seen by the others; writeboost-cache replaying after one).
-run_topology two-nodes 2 1 -m "not power" tests/lab
-run_topology three-nodes 3 0 -m every_topology tests/lab
+run_topology two-nodes 2 1 -m "not power and not long" tests/lab
+run_topology three-nodes 3 0 -m "every_topology and not long" tests/lab
 
 stamp "lab stage total" "$t_start"
 echo "lab: logs and timings in $LAB_ARTIFACTS"

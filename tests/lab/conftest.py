@@ -37,6 +37,8 @@ def pytest_configure(config):
         "markers", "fencing: a real STONITH of a node (CI runs it in the 2-node topology)")
     config.addinivalue_line(
         "markers", "nodes(n): runs only in the n-node topology; deselected in the others")
+    config.addinivalue_line(
+        "markers", "long: beyond CI's time budget; `make lab-test-long` runs these")
 
 
 def topology():

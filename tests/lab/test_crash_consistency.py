@@ -63,6 +63,7 @@ def summary(out):
             f"{len(out['points'])} points checked {kinds} in {out['check_s']} s")
 
 
+@pytest.mark.long
 @pytest.mark.nodes(2)
 def test_every_acknowledged_record_survives_at_every_replayed_point(node):
     rec = run(node, "record", records=150 * SCALE)
@@ -83,6 +84,7 @@ def test_every_acknowledged_record_survives_at_every_replayed_point(node):
     assert out["flags"]["flush"] > 0 and out["flags"]["fua"] > 0, out["flags"]
 
 
+@pytest.mark.long
 @pytest.mark.nodes(2)
 def test_a_stack_without_flushes_loses_acknowledged_records_and_the_check_sees_it(node):
     rec = run(node, "record", records=40, mount_opts="barrier=0")
